@@ -373,8 +373,8 @@ def faults(made):
     sd["model.layers.1.mlp.down_proj.weight"] = t
     save_safetensors(sd, hf, hf)
     out["hf_element"] = {"tensor": "model.layers.1.mlp.down_proj.weight", "index": [3, 40],
-                         "megatron_file": "mp_rank_01", "megatron_key": "decoder.layers.1.mlp.linear_fc2.weight",
-                         "shard_index": [3, 8]}
+                         "megatron_file": "mp_rank_00", "megatron_key": "decoder.layers.1.mlp.linear_fc2.weight",
+                         "shard_index": [3, 40]}
 
     # 2. K and V rows swapped inside one TP shard of linear_qkv (rank 1, layer 2)
     actor = copy("llama_tp2", "qkv_kv_swap")

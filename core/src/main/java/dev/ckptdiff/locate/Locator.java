@@ -76,7 +76,7 @@ public final class Locator {
             out.add(new Copy(Copy.Kind.HF, p, "HF " + p.getFileName()));
             return out;
         }
-        if (MegatronCheckpoint.isMegatron(p)) {
+        if (MegatronCheckpoint.isIterationDir(p)) {
             out.add(new Copy(Copy.Kind.MEGATRON, p, "Megatron " + p.getFileName()));
             return out;
         }

@@ -56,6 +56,11 @@ public final class MegatronCheckpoint implements AutoCloseable {
         return Files.isRegularFile(dir.resolve("latest_checkpointed_iteration.txt")) || !rankDirs(dir).isEmpty();
     }
 
+    /** True when {@code dir} holds {@code mp_rank_*} folders itself. */
+    public static boolean isIterationDir(Path dir) {
+        return !rankDirs(dir).isEmpty();
+    }
+
     /** The iteration folder a root's tracker file names, or {@code dir} itself. */
     public static Path iterationDir(Path dir) {
         Path tracker = dir.resolve("latest_checkpointed_iteration.txt");

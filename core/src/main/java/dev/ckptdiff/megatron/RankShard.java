@@ -71,9 +71,12 @@ public final class RankShard implements AutoCloseable {
                 throw BadInputException.in(file.path(), "'" + key + "' has a key that is not a string");
             }
             Py value = d.values.get(i);
+            if (name.endsWith("._extra_state")) {
+                continue; // Transformer Engine's FP8 metadata (None, bytes tensor or BytesIO): not a weight
+            }
             if (value instanceof Py.Domain dom && dom.value() instanceof TorchTensor t) {
                 tensors.put(name, t.named(name, origin));
-            } else if (!name.endsWith("._extra_state")) {
+            } else {
                 skipped.add(key + "." + name); // not a tensor and not Transformer Engine's extra state
             }
         }

@@ -1,0 +1,326 @@
+package dev.ckptdiff.cli;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.ServiceLoader;
+import java.util.concurrent.Callable;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Help.Ansi;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import dev.ckptdiff.diff.Comparison;
+import dev.ckptdiff.diff.ComputeEngine;
+import dev.ckptdiff.diff.DiffJob;
+import dev.ckptdiff.diff.DiffReport;
+import dev.ckptdiff.diff.Differ;
+import dev.ckptdiff.diff.EngineProvider;
+import dev.ckptdiff.diff.ReportJson;
+import dev.ckptdiff.diff.ScalarEngine;
+import dev.ckptdiff.diff.TensorResult;
+import dev.ckptdiff.diff.Tolerance;
+import dev.ckptdiff.diff.VectorEngine;
+import dev.ckptdiff.diff.Verdict;
+import dev.ckptdiff.io.BadInputException;
+import dev.ckptdiff.tensor.Shapes;
+
+@Command(name = "ckpt-diff", mixinStandardHelpOptions = true, versionProvider = DiffCommand.Version.class,
+        subcommands = {InspectCommand.class},
+        description = {"Compare the HF and Megatron copies of a checkpoint, tensor by tensor, down to the shard and element.",
+                "",
+                "  ckpt-diff checkpoints/global_step_10        every role's HF copy against its Megatron copy",
+                "  ckpt-diff A B                               two copies: HF or Megatron folders, or step folders",
+                "",
+                "Exit codes: 0 identical or within tolerance, 1 differences found, 2 bad input or usage."})
+final class DiffCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(arity = "1..2", paramLabel = "PATH", description = "A global_step_* or actor/ folder, or two copies to compare.")
+    List<Path> paths;
+
+    @Option(names = "--atol", defaultValue = "" + Tolerance.DEFAULT_ATOL,
+            description = "Absolute tolerance (default: ${DEFAULT-VALUE}). Same when |a-b| <= atol + rtol*max(|a|,|b|).")
+    double atol;
+
+    @Option(names = "--rtol", defaultValue = "" + Tolerance.DEFAULT_RTOL,
+            description = "Relative tolerance (default: ${DEFAULT-VALUE}); admits bf16/fp16/fp32 re-rounding.")
+    double rtol;
+
+    @Option(names = "--engine", defaultValue = "vector",
+            description = "Compute engine: vector (Java Vector API, default), torch (libtorch via DJL), scalar (reference).")
+    String engine;
+
+    @Option(names = "--device", defaultValue = "cpu", description = "Device for --engine torch: cpu or gpu (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--threads", description = "Worker threads (default: number of cores).")
+    Integer threads;
+
+    @Option(names = "--all", description = "List every tensor, not only those that differ.")
+    boolean all;
+
+    @Option(names = "--json", paramLabel = "FILE", description = "Also write every metric as JSON to FILE ('-' for stdout).")
+    Path json;
+
+    @Option(names = "--strict-dtype", description = "Treat different dtypes as a finding even when values agree.")
+    boolean strictDtype;
+
+    @Option(names = "--no-progress", description = "No progress bar on stderr.")
+    boolean noProgress;
+
+    @Option(names = "--color", defaultValue = "auto", description = "auto, always or never (default: ${DEFAULT-VALUE}).")
+    String color;
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = DiffCommand.class.getPackage().getImplementationVersion();
+            return new String[]{"ckpt-diff " + (v == null ? "0.1.0" : v), "Java " + Runtime.version()};
+        }
+    }
+
+    @Override
+    public Integer call() throws IOException {
+        if (atol < 0 || rtol < 0 || !Double.isFinite(atol) || !Double.isFinite(rtol)) {
+            throw new BadInputException("--atol and --rtol must be finite and non-negative");
+        }
+        int nThreads = threads == null ? Runtime.getRuntime().availableProcessors() : threads;
+        if (nThreads < 1) {
+            throw new BadInputException("--threads must be at least 1");
+        }
+        Tolerance tol = new Tolerance(atol, rtol);
+        PrintWriter out = spec.commandLine().getOut();
+        boolean jsonToStdout = json != null && json.toString().equals("-");
+        long t0 = System.nanoTime();
+        List<DiffJob.Pair> pairs = DiffJob.pairs(paths);
+        List<Comparison> comparisons = new ArrayList<>();
+        try (ComputeEngine eng = engine(); Progress progress = new Progress(spec.commandLine().getErr(), !noProgress)) {
+            Differ differ = new Differ(eng, new Differ.Options(tol, strictDtype, nThreads), progress);
+            for (DiffJob.Pair p : pairs) {
+                comparisons.add(DiffJob.compare(p, differ, progress::addTotal));
+            }
+        }
+        DiffReport report = new DiffReport(paths.stream().map(Path::toString).toList(), engine, tol, nThreads,
+                comparisons, (System.nanoTime() - t0) / 1e9);
+        if (json != null) {
+            String text = InspectCommand.JSON.writeValueAsString(ReportJson.of(report));
+            if (jsonToStdout) {
+                out.println(text);
+            } else {
+                writeAtomically(json, text);
+            }
+        }
+        if (!jsonToStdout) {
+            new TextReport(out, ansi(), all).print(report);
+        }
+        return report.exitCode();
+    }
+
+    private Ansi ansi() {
+        return switch (color.toLowerCase(Locale.ROOT)) {
+            case "always" -> Ansi.ON;
+            case "never" -> Ansi.OFF;
+            case "auto" -> System.console() != null && System.getenv("NO_COLOR") == null ? Ansi.AUTO : Ansi.OFF;
+            default -> throw new BadInputException("--color takes auto, always or never, not '" + color + "'");
+        };
+    }
+
+    private ComputeEngine engine() {
+        return switch (engine) {
+            case "vector" -> new VectorEngine();
+            case "scalar" -> ScalarEngine.INSTANCE;
+            default -> {
+                if (!device.equals("cpu") && !device.equals("gpu")) {
+                    throw new BadInputException("--device takes cpu or gpu, not '" + device + "'");
+                }
+                for (EngineProvider p : ServiceLoader.load(EngineProvider.class)) {
+                    if (p.name().equals(engine)) {
+                        yield p.create(device);
+                    }
+                }
+                throw new BadInputException("--engine " + engine + " is not available (engines: vector, scalar"
+                        + (ServiceLoader.load(EngineProvider.class).stream().map(pr -> ", " + pr.get().name())
+                        .reduce("", String::concat)) + ")");
+            }
+        };
+    }
+
+    /** Outputs appear whole or not at all: write beside the target, then rename over it. */
+    static void writeAtomically(Path target, String text) throws IOException {
+        Path abs = target.toAbsolutePath();
+        Path tmp = abs.resolveSibling("." + abs.getFileName() + ".tmp-" + ProcessHandle.current().pid());
+        try {
+            Files.writeString(tmp, text + "\n");
+            Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            Files.deleteIfExists(tmp);
+            throw new BadInputException(target + ": cannot write the report: " + e.getMessage());
+        }
+    }
+
+    /** The human report: verdict first, then the worst tensors with their sources, then a table by layer. */
+    static final class TextReport {
+        private final PrintWriter out;
+        private final Ansi ansi;
+        private final boolean all;
+
+        TextReport(PrintWriter out, Ansi ansi, boolean all) {
+            this.out = out;
+            this.ansi = ansi;
+            this.all = all;
+        }
+
+        private String c(String style, String text) {
+            return ansi.string("@|" + style + " " + text.replace("|@", "| @") + "|@");
+        }
+
+        void print(DiffReport r) {
+            for (Comparison cmp : r.comparisons()) {
+                comparison(cmp);
+            }
+            String verdict = r.findings() == 0 ? c("bold,green", "SAME") : c("bold,red", "DIFFERENT");
+            out.printf(Locale.ROOT, "%s: %d finding(s) in %d comparison(s), %.2f s, engine %s, atol %s rtol %s%n", verdict,
+                    r.findings(), r.comparisons().size(), r.seconds(), r.engine(), r.tolerance().atol(), r.tolerance().rtol());
+        }
+
+        private void comparison(Comparison cmp) {
+            List<TensorResult> ts = cmp.outcome().tensors();
+            out.println("A: " + cmp.labelA() + "  " + cmp.pathA());
+            out.println("B: " + cmp.labelB() + "  " + cmp.pathB());
+            cmp.notes().forEach(n -> out.println("   " + n));
+            Map<Verdict, Long> counts = new LinkedHashMap<>();
+            for (Verdict v : Verdict.values()) {
+                long n = cmp.count(v);
+                if (n > 0) {
+                    counts.put(v, n);
+                }
+            }
+            StringBuilder sb = new StringBuilder();
+            counts.forEach((v, n) -> sb.append(sb.isEmpty() ? "" : ", ").append(n).append(' ').append(styled(v)));
+            out.printf(Locale.ROOT, "%s%s tensors: %s; %s compared%n", cmp.architecture().isEmpty() ? "" : cmp.architecture() + ", ",
+                    ts.size(), sb, Text.bytes(cmp.outcome().bytesCompared()));
+            List<TensorResult> bad = new ArrayList<>(ts.stream().filter(t -> t.verdict().isFinding()).toList());
+            bad.sort(Comparator.comparing((TensorResult t) -> t.verdict()).reversed()
+                    .thenComparing(t -> -t.stats().maxAbs));
+            if (!bad.isEmpty()) {
+                out.println();
+                out.println(c("bold", "Findings") + (bad.size() > 20 && !all ? " (20 worst of " + bad.size() + "; --all for every one)" : ""));
+                bad.stream().limit(all ? Long.MAX_VALUE : 20).forEach(this::finding);
+            }
+            List<TensorResult> checks = cmp.outcome().checks();
+            if (!checks.isEmpty()) {
+                long failed = checks.stream().filter(t -> t.verdict().isFinding()).count();
+                out.println();
+                out.println(c("bold", "Consistency checks") + ": " + checks.size() + " (replicated parameters across TP ranks,"
+                        + " tied copies), " + (failed == 0 ? c("green", "all hold") : c("red", failed + " failed")));
+                checks.stream().filter(t -> t.verdict().isFinding() || all).forEach(this::finding);
+            }
+            out.println();
+            table(ts);
+            out.println();
+        }
+
+        private String styled(Verdict v) {
+            return switch (v) {
+                case IDENTICAL -> c("green", v.label());
+                case WITHIN_TOLERANCE -> c("cyan", v.label());
+                default -> c("red", v.label());
+            };
+        }
+
+        private void finding(TensorResult t) {
+            var s = t.stats();
+            StringBuilder line = new StringBuilder("  " + c("bold", t.name()) + "  " + styled(t.verdict()));
+            if (t.verdict() == Verdict.SHAPE_MISMATCH || t.verdict() == Verdict.DTYPE_MISMATCH) {
+                line.append("  A ").append(t.dtypeA()).append(Shapes.toString(t.shapeA())).append("  B ")
+                        .append(t.dtypeB()).append(Shapes.toString(t.shapeB()));
+            } else if (t.verdict() == Verdict.ONLY_IN_A || t.verdict() == Verdict.ONLY_IN_B) {
+                long[] sh = t.shapeA() != null ? t.shapeA() : t.shapeB();
+                line.append("  ").append(t.dtypeA().isEmpty() ? t.dtypeB() : t.dtypeA()).append(Shapes.toString(sh));
+            } else if (s.count > 0) {
+                line.append(String.format(Locale.ROOT, "  %d of %d elements differ, %d over tolerance, max|a-b| %.4g, rel L2 %.3g, cos %.6f",
+                        s.count - s.equal, s.count, s.overTol, Math.max(0, s.maxAbs), s.relL2(), s.cosine()));
+                if (s.nonFinite() > 0) {
+                    line.append(String.format(Locale.ROOT, ", NaN A/B %d/%d, Inf A/B %d/%d", s.nanA, s.nanB, s.infA, s.infB));
+                }
+            }
+            out.println(line);
+            int shown = 0;
+            for (TensorResult.Where w : t.where()) {
+                if (shown++ == 8) {
+                    out.println("      ... " + (t.where().size() - 8) + " more places (--json for all)");
+                    break;
+                }
+                TensorResult.Element e = w.max() != null ? w.max() : w.first();
+                out.printf(Locale.ROOT, "      %d differ in A %s / B %s%s%n", w.differing(), w.a().describe(), w.b().describe(),
+                        w.nonFinite() > 0 ? " (" + w.nonFinite() + " non-finite)" : "");
+                if (e != null) {
+                    out.printf(Locale.ROOT, "        %s element %s: A%s = %s, B%s = %s%n", w.max() != null ? "worst" : "first",
+                            e.hfIndex(), e.indexA(), fmt(e.a()), e.indexB(), fmt(e.b()));
+                }
+                if (w.first() != null && w.max() != null && !w.first().hfIndex().equals(w.max().hfIndex())) {
+                    TensorResult.Element f = w.first();
+                    out.printf(Locale.ROOT, "        first element %s: A%s = %s, B%s = %s%n", f.hfIndex(), f.indexA(),
+                            fmt(f.a()), f.indexB(), fmt(f.b()));
+                }
+            }
+            t.notes().forEach(n -> out.println("      note: " + n));
+        }
+
+        private static String fmt(double v) {
+            return Double.isFinite(v) ? String.format(Locale.ROOT, "%.6g", v) : Double.toString(v);
+        }
+
+        private void table(List<TensorResult> ts) {
+            Map<String, List<TensorResult>> byLayer = new LinkedHashMap<>();
+            for (TensorResult t : ts) {
+                byLayer.computeIfAbsent(t.layerGroup(), k -> new ArrayList<>()).add(t);
+            }
+            List<String[]> rows = new ArrayList<>();
+            if (all) {
+                rows.add(new String[]{"tensor", "verdict", "dtype A/B", "shape", "max|a-b|", "rel L2", "cosine"});
+                for (List<TensorResult> group : byLayer.values()) {
+                    for (TensorResult t : group) {
+                        var s = t.stats();
+                        rows.add(new String[]{t.name(), t.verdict().label(), t.dtypeA() + "/" + t.dtypeB(),
+                                Shapes.toString(t.shapeA() != null ? t.shapeA() : t.shapeB()),
+                                s.count == 0 ? "-" : String.format(Locale.ROOT, "%.3g", Math.max(0, s.maxAbs)),
+                                s.count == 0 ? "-" : String.format(Locale.ROOT, "%.3g", s.relL2()),
+                                s.count == 0 ? "-" : String.format(Locale.ROOT, "%.7f", s.cosine())});
+                    }
+                }
+            } else {
+                rows.add(new String[]{"layer", "tensors", "verdicts"});
+                for (Map.Entry<String, List<TensorResult>> e : byLayer.entrySet()) {
+                    Map<Verdict, List<String>> names = new LinkedHashMap<>();
+                    for (TensorResult t : e.getValue()) {
+                        names.computeIfAbsent(t.verdict(), k -> new ArrayList<>()).add(shortName(t.name(), e.getKey()));
+                    }
+                    StringBuilder sb = new StringBuilder();
+                    names.forEach((v, n) -> sb.append(sb.isEmpty() ? "" : "; ").append(n.size()).append(' ').append(v.label())
+                            .append(v.isFinding() ? ": " + String.join(", ", n) : ""));
+                    rows.add(new String[]{e.getKey(), Integer.toString(e.getValue().size()), sb.toString()});
+                }
+            }
+            Text.table(rows).forEach(l -> out.println("  " + l));
+        }
+
+        private static String shortName(String name, String group) {
+            return name.startsWith(group + ".") ? name.substring(group.length() + 1) : name;
+        }
+    }
+}

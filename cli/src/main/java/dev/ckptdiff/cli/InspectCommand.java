@@ -1,0 +1,117 @@
+package dev.ckptdiff.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import dev.ckptdiff.inspect.Inspection;
+import dev.ckptdiff.inspect.Inspector;
+import dev.ckptdiff.tensor.Shapes;
+
+@Command(name = "inspect", mixinStandardHelpOptions = true,
+        description = {"Show what a checkpoint holds: layout, args that matter, every tensor (name, dtype, shape,"
+                + " size, file or rank).", "Reads headers and pickles only, never tensor data.",
+                "PATH: a .safetensors or .pt file, an HF folder, a Megatron iter_* folder (or its parent),"
+                        + " an actor/ or global_step_* folder."})
+final class InspectCommand implements Callable<Integer> {
+    static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(paramLabel = "PATH", description = "What to inspect.")
+    Path path;
+
+    @Option(names = "--tree", description = "Also print the non-tensor content of torch.save files as a tree.")
+    boolean tree;
+
+    @Option(names = "--json", description = "Print JSON instead of tables.")
+    boolean json;
+
+    @Option(names = "--no-tensors", description = "Only the summary, no tensor list.")
+    boolean noTensors;
+
+    @Override
+    public Integer call() throws Exception {
+        Inspection ins = Inspector.inspect(path, tree);
+        PrintWriter out = spec.commandLine().getOut();
+        if (json) {
+            out.println(JSON.writeValueAsString(toJson(ins)));
+            return 0;
+        }
+        for (Inspection.CopyInfo c : ins.copies()) {
+            out.println(switch (c.kind()) {
+                case "hf" -> "HF model";
+                case "megatron" -> "Megatron checkpoint";
+                default -> "torch.save file";
+            } + " (" + c.role() + "): " + c.path());
+            List<String[]> facts = new ArrayList<>();
+            for (Map.Entry<String, String> f : c.facts().entrySet()) {
+                String v = f.getKey().equals("bytes") ? Text.bytes(Long.parseLong(f.getValue())) : f.getValue();
+                facts.add(new String[]{"  " + f.getKey(), v});
+            }
+            Text.table(facts).forEach(out::println);
+            c.notes().forEach(n -> out.println("  note: " + n));
+            if (!noTensors) {
+                List<String[]> rows = new ArrayList<>();
+                rows.add(new String[]{"  name", "dtype", "shape", "size", "where"});
+                for (Inspection.TensorRow r : c.tensors()) {
+                    rows.add(new String[]{"  " + r.name(), r.dtype(), Shapes.toString(r.shape()), Text.bytes(r.bytes()),
+                            r.location()});
+                }
+                Text.table(rows).forEach(out::println);
+            }
+            if (tree && !c.tree().isEmpty()) {
+                out.println("  content:");
+                c.tree().forEach(l -> out.println("    " + l));
+            }
+            out.println();
+        }
+        return 0;
+    }
+
+    private static ObjectNode toJson(Inspection ins) {
+        ObjectNode root = JSON.createObjectNode();
+        root.put("input", ins.input().toString());
+        ArrayNode copies = root.putArray("copies");
+        for (Inspection.CopyInfo c : ins.copies()) {
+            ObjectNode o = copies.addObject();
+            o.put("kind", c.kind());
+            o.put("role", c.role());
+            o.put("path", c.path().toString());
+            ObjectNode facts = o.putObject("facts");
+            c.facts().forEach(facts::put);
+            ArrayNode ts = o.putArray("tensors");
+            for (Inspection.TensorRow r : c.tensors()) {
+                ObjectNode t = ts.addObject();
+                t.put("name", r.name());
+                t.put("dtype", r.dtype());
+                ArrayNode shape = t.putArray("shape");
+                for (long d : r.shape()) {
+                    shape.add(d);
+                }
+                t.put("bytes", r.bytes());
+                t.put("where", r.location());
+            }
+            ArrayNode notes = o.putArray("notes");
+            c.notes().forEach(notes::add);
+            if (c.treeJson() != null) {
+                o.set("content", c.treeJson());
+            }
+        }
+        return root;
+    }
+}

@@ -1,0 +1,122 @@
+package dev.ckptdiff.diff;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.LongConsumer;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+import dev.ckptdiff.hf.HfCheckpoint;
+import dev.ckptdiff.io.BadInputException;
+import dev.ckptdiff.locate.Copy;
+import dev.ckptdiff.locate.Locator;
+import dev.ckptdiff.mapping.Architecture;
+import dev.ckptdiff.mapping.Architectures;
+import dev.ckptdiff.megatron.MegatronCheckpoint;
+
+/**
+ * The main job: find the copies the user means, open them, build both views and compare. One path
+ * pairs each role's HF copy with its Megatron copy; two paths pair copy with copy.
+ */
+public final class DiffJob {
+    private DiffJob() {
+    }
+
+    public record Pair(Copy a, Copy b) {
+    }
+
+    /** Which copies to compare, from one or two user paths. */
+    public static List<Pair> pairs(List<Path> inputs) {
+        if (inputs.size() == 1) {
+            List<Pair> out = new ArrayList<>();
+            List<Locator.Role> roles = Locator.roles(inputs.getFirst());
+            for (Locator.Role r : roles) {
+                Copy hf = r.find(Copy.Kind.HF);
+                Copy meg = r.find(Copy.Kind.MEGATRON);
+                if (hf != null && meg != null) {
+                    out.add(new Pair(hf, meg));
+                }
+            }
+            if (out.isEmpty()) {
+                throw new BadInputException(inputs.getFirst() + ": found " + roles.stream().flatMap(r -> r.copies().stream())
+                        .map(Copy::label).toList() + " but no HF copy beside a Megatron copy to compare;"
+                        + " name two paths: ckpt-diff A B");
+            }
+            return out;
+        }
+        if (inputs.size() != 2) {
+            throw new BadInputException("expected one step folder or two checkpoints, got " + inputs.size() + " paths");
+        }
+        List<Copy> a = Locator.roles(inputs.get(0)).getFirst().copies();
+        List<Copy> b = Locator.roles(inputs.get(1)).getFirst().copies();
+        List<Pair> out = new ArrayList<>();
+        if (a.size() == 1 && b.size() == 1) {
+            out.add(new Pair(a.getFirst(), b.getFirst()));
+            return out;
+        }
+        for (Copy.Kind k : Copy.Kind.values()) {
+            Copy x = a.stream().filter(c -> c.kind() == k).findFirst().orElse(null);
+            Copy y = b.stream().filter(c -> c.kind() == k).findFirst().orElse(null);
+            if (x != null && y != null) {
+                out.add(new Pair(x, y));
+            }
+        }
+        if (out.isEmpty()) {
+            out.add(new Pair(a.getFirst(), b.getFirst()));
+        }
+        return out;
+    }
+
+    public static Comparison compare(Pair pair, Differ differ, LongConsumer totalBytes) {
+        List<AutoCloseable> open = new ArrayList<>();
+        try {
+            JsonNode config = null;
+            HfCheckpoint hfA = pair.a().kind() == Copy.Kind.HF ? track(open, HfCheckpoint.open(pair.a().path())) : null;
+            HfCheckpoint hfB = pair.b().kind() == Copy.Kind.HF ? track(open, HfCheckpoint.open(pair.b().path())) : null;
+            MegatronCheckpoint mA = pair.a().kind() == Copy.Kind.MEGATRON ? track(open, MegatronCheckpoint.open(pair.a().path())) : null;
+            MegatronCheckpoint mB = pair.b().kind() == Copy.Kind.MEGATRON ? track(open, MegatronCheckpoint.open(pair.b().path())) : null;
+            if (hfA != null && hfA.config().size() > 0) {
+                config = hfA.config();
+            } else if (hfB != null && hfB.config().size() > 0) {
+                config = hfB.config();
+            }
+            Architecture arch = null;
+            if (mA != null || mB != null) {
+                arch = config != null ? Architectures.fromConfig(config, (hfA != null ? hfA : hfB).dir() + "/config.json")
+                        : Architectures.fromArgs((mA != null ? mA : mB).args());
+            }
+            String la = "A";
+            String lb = "B";
+            ModelView va = hfA != null ? Views.hf(hfA, la) : Views.megatron(mA, arch, config, la);
+            ModelView vb = hfB != null ? Views.hf(hfB, lb) : Views.megatron(mB, arch, config, lb);
+            totalBytes.accept(Differ.bytesToRead(va, vb));
+            Differ.Outcome outcome = differ.compare(va, vb);
+            List<String> notes = new ArrayList<>();
+            va.notes().forEach(n -> notes.add("A: " + n));
+            vb.notes().forEach(n -> notes.add("B: " + n));
+            if (mA != null) {
+                notes.add("A: Megatron " + mA.iteration() + ", " + mA.layout().describe() + ", " + mA.shards().size() + " shards");
+            }
+            if (mB != null) {
+                notes.add("B: Megatron " + mB.iteration() + ", " + mB.layout().describe() + ", " + mB.shards().size() + " shards");
+            }
+            return new Comparison(pair.a().label(), pair.a().path(), pair.b().label(), pair.b().path(),
+                    arch == null ? (config == null ? "" : config.path("architectures").path(0).asText("")) : arch.name(),
+                    outcome, notes);
+        } finally {
+            for (AutoCloseable c : open) {
+                try {
+                    c.close();
+                } catch (Exception ignored) {
+                    // closing read-only mappings cannot lose data
+                }
+            }
+        }
+    }
+
+    private static <T extends AutoCloseable> T track(List<AutoCloseable> open, T t) {
+        open.add(t);
+        return t;
+    }
+}

@@ -1,0 +1,16 @@
+package dev.ckptdiff.diff;
+
+import java.util.List;
+
+/** Everything one {@code ckpt-diff} run found, for the text report and {@code --json}. */
+public record DiffReport(List<String> inputs, String engine, Tolerance tolerance, int threads,
+                         List<Comparison> comparisons, double seconds) {
+
+    public long findings() {
+        return comparisons.stream().mapToLong(Comparison::findings).sum();
+    }
+
+    public int exitCode() {
+        return findings() > 0 ? 1 : 0;
+    }
+}

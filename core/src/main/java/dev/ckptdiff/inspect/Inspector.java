@@ -1,0 +1,194 @@
+package dev.ckptdiff.inspect;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+import dev.ckptdiff.hf.HfCheckpoint;
+import dev.ckptdiff.locate.Copy;
+import dev.ckptdiff.locate.Locator;
+import dev.ckptdiff.megatron.MegatronCheckpoint;
+import dev.ckptdiff.megatron.RankShard;
+import dev.ckptdiff.pickle.Py;
+import dev.ckptdiff.pickle.PyTree;
+import dev.ckptdiff.tensor.Tensor;
+import dev.ckptdiff.torch.TorchFile;
+import dev.ckptdiff.torch.TorchStorage;
+import dev.ckptdiff.torch.TorchTensor;
+
+/** Builds an {@link Inspection} from headers and pickles only: no tensor data is read. */
+public final class Inspector {
+    /** The args that decide how shards merge and map; shown for every Megatron copy. */
+    public static final List<String> KEY_ARGS = List.of("tensor_model_parallel_size", "pipeline_model_parallel_size",
+            "virtual_pipeline_model_parallel_size", "expert_model_parallel_size", "num_layers", "hidden_size",
+            "ffn_hidden_size", "num_attention_heads", "num_query_groups", "kv_channels", "padded_vocab_size",
+            "add_qkv_bias", "qk_layernorm", "untie_embeddings_and_output_weights", "transformer_impl", "params_dtype");
+
+    private static final PyTree TREE = new PyTree(12, 40, Inspector::describeDomain);
+
+    private Inspector() {
+    }
+
+    public static Inspection inspect(Path input, boolean withTree) {
+        List<Inspection.CopyInfo> copies = new ArrayList<>();
+        for (Locator.Role role : Locator.roles(input)) {
+            for (Copy c : role.copies()) {
+                copies.add(c.kind() == Copy.Kind.HF ? hf(role.name(), c.path())
+                        : Files.isRegularFile(c.path()) && !isMegatronShard(c.path())
+                        ? torchFile(role.name(), c.path(), withTree) : megatron(role.name(), c.path(), withTree));
+            }
+        }
+        return new Inspection(input, copies);
+    }
+
+    private static boolean isMegatronShard(Path file) {
+        return file.getFileName().toString().equals(MegatronCheckpoint.FILE);
+    }
+
+    private static Inspection.CopyInfo hf(String role, Path path) {
+        try (HfCheckpoint hf = HfCheckpoint.open(path)) {
+            Map<String, String> facts = new LinkedHashMap<>();
+            JsonNode cfg = hf.config();
+            if (cfg.has("architectures")) {
+                facts.put("architecture", cfg.get("architectures").path(0).asText());
+            }
+            if (cfg.has("model_type")) {
+                facts.put("model_type", cfg.get("model_type").asText());
+            }
+            facts.put("files", Integer.toString(hf.files().size()));
+            List<Inspection.TensorRow> rows = new ArrayList<>();
+            long total = 0;
+            Map<String, Long> dtypes = new TreeMap<>();
+            for (Tensor t : hf.tensors().values()) {
+                rows.add(new Inspection.TensorRow(t.name(), t.dtype().name(), t.shape(), t.byteSize(),
+                        Path.of(t.origin()).getFileName().toString()));
+                total += t.byteSize();
+                dtypes.merge(t.dtype().name(), t.numel(), Long::sum);
+            }
+            facts.put("tensors", Integer.toString(rows.size()));
+            facts.put("parameters", Long.toString(dtypes.values().stream().mapToLong(Long::longValue).sum()));
+            facts.put("bytes", Long.toString(total));
+            facts.put("dtypes", dtypes.keySet().toString());
+            return new Inspection.CopyInfo("hf", role, path, facts, rows, List.of(), List.of(), null);
+        }
+    }
+
+    private static Inspection.CopyInfo megatron(String role, Path path, boolean withTree) {
+        try (MegatronCheckpoint m = MegatronCheckpoint.open(path)) {
+            Map<String, String> facts = new LinkedHashMap<>();
+            facts.put("iteration", m.iteration());
+            m.checkpointVersion().ifPresent(v -> facts.put("checkpoint_version", v));
+            facts.put("layout", m.layout().describe());
+            facts.put("shards", Integer.toString(m.shards().size()));
+            facts.put("layers", Integer.toString(m.numLayers()));
+            for (String a : KEY_ARGS) {
+                var v = dev.ckptdiff.pickle.PyValues.find(m.args().value(), a);
+                v.ifPresent(py -> facts.put("args." + a, TREE.lines(py).getFirst()));
+            }
+            List<Inspection.TensorRow> rows = new ArrayList<>();
+            List<String> notes = new ArrayList<>();
+            long total = 0;
+            for (RankShard s : m.shards()) {
+                for (int v = 0; v < s.chunks().size(); v++) {
+                    for (Tensor t : s.chunks().get(v).values()) {
+                        String global = m.globalKey(s, v, t.name());
+                        String loc = s.folder() + (s.chunks().size() > 1 ? " model" + v : "")
+                                + (global.equals(t.name()) ? "" : " (" + t.name() + ")");
+                        rows.add(new Inspection.TensorRow(global, t.dtype().name(), t.shape(), t.byteSize(), loc));
+                        total += t.byteSize();
+                    }
+                }
+                s.skipped().forEach(k -> notes.add(s.folder() + ": non-tensor model entry " + k));
+            }
+            facts.put("tensors", Integer.toString(rows.size()));
+            facts.put("bytes", Long.toString(total));
+            TorchFile first = m.shards().getFirst().file();
+            return new Inspection.CopyInfo("megatron", role, m.dir(), facts, rows, notes,
+                    withTree ? TREE.lines(first.root()) : List.of(), withTree ? TREE.json(first.root()) : null);
+        }
+    }
+
+    private static Inspection.CopyInfo torchFile(String role, Path path, boolean withTree) {
+        try (TorchFile tf = TorchFile.open(path)) {
+            Map<String, String> facts = new LinkedHashMap<>();
+            facts.put("archive", tf.prefix().replaceAll("/$", ""));
+            List<Inspection.TensorRow> rows = new ArrayList<>();
+            for (Map.Entry<String, TorchTensor> e : tensorsIn(tf.root()).entrySet()) {
+                TorchTensor t = e.getValue();
+                Tensor v = t.named(e.getKey(), path.toString());
+                rows.add(new Inspection.TensorRow(e.getKey(), t.dtype().name(), t.shape(), v.byteSize(),
+                        "storage " + t.storage().key() + (t.storageOffset() > 0 ? " +" + t.storageOffset() : "")
+                                + (v.isContiguous() ? "" : " strided")));
+            }
+            facts.put("tensors", Integer.toString(rows.size()));
+            return new Inspection.CopyInfo("torch", role, path, facts, rows, List.of(),
+                    withTree ? TREE.lines(tf.root()) : List.of(), withTree ? TREE.json(tf.root()) : null);
+        }
+    }
+
+    /** Every tensor in a pickle tree, under its dotted path; depth- and cycle-bounded. */
+    public static Map<String, TorchTensor> tensorsIn(Py root) {
+        Map<String, TorchTensor> out = new LinkedHashMap<>();
+        record Item(String path, Py value, int depth) {
+        }
+        Deque<Item> stack = new ArrayDeque<>();
+        IdentityHashMap<Py, Boolean> seen = new IdentityHashMap<>();
+        stack.push(new Item("", root, 0));
+        while (!stack.isEmpty()) {
+            Item it = stack.pop();
+            if (it.value() instanceof Py.Domain d && d.value() instanceof TorchTensor t) {
+                out.putIfAbsent(it.path(), t);
+                continue;
+            }
+            if (it.depth() > 64 || seen.put(it.value(), true) != null) {
+                continue;
+            }
+            List<Item> kids = new ArrayList<>();
+            String pre = it.path().isEmpty() ? "" : it.path() + ".";
+            switch (it.value()) {
+                case Py.Dict d -> {
+                    for (int i = 0; i < d.size(); i++) {
+                        Py k = d.keys.get(i);
+                        String name = k instanceof Py.Str(String s) ? s : k instanceof Py.Int(long n) ? Long.toString(n) : "?";
+                        kids.add(new Item(pre + name, d.values.get(i), it.depth() + 1));
+                    }
+                }
+                case Py.PyList l -> {
+                    for (int i = 0; i < l.items.size(); i++) {
+                        kids.add(new Item(pre + i, l.items.get(i), it.depth() + 1));
+                    }
+                }
+                case Py.Tuple t -> {
+                    for (int i = 0; i < t.size(); i++) {
+                        kids.add(new Item(pre + i, t.get(i), it.depth() + 1));
+                    }
+                }
+                case Py.Instance i when i.state != null -> kids.add(new Item(it.path(), i.state, it.depth() + 1));
+                default -> {
+                }
+            }
+            for (int i = kids.size() - 1; i >= 0; i--) {
+                stack.push(kids.get(i));
+            }
+        }
+        return out;
+    }
+
+    static String describeDomain(Object o) {
+        return switch (o) {
+            case TorchTensor t -> "tensor " + t.dtype() + dev.ckptdiff.tensor.Shapes.toString(t.shape())
+                    + " (storage " + t.storage().key() + ")";
+            case TorchStorage s -> "storage " + s.key() + " " + s.dtype() + "[" + s.numel() + "]";
+            default -> o.toString();
+        };
+    }
+}

@@ -1,0 +1,238 @@
+package dev.ckptdiff.pickle;
+
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+/**
+ * Renders pickle values for people (an indented tree) and for machines (JSON). Both bound depth and
+ * list length and mark shared or cyclic values, since a pickle's memo can make any graph.
+ */
+public final class PyTree {
+    private static final JsonNodeFactory F = JsonNodeFactory.instance;
+    private final int maxDepth;
+    private final int maxItems;
+    private final Function<Object, String> domain;
+
+    /** {@code domain} describes domain values (tensors, storages) in one line. */
+    public PyTree(int maxDepth, int maxItems, Function<Object, String> domain) {
+        this.maxDepth = maxDepth;
+        this.maxItems = maxItems;
+        this.domain = domain;
+    }
+
+    public List<String> lines(Py root) {
+        List<String> out = new ArrayList<>();
+        lines(root, "", "", 0, out, new IdentityHashMap<>());
+        return out;
+    }
+
+    private void lines(Py v, String label, String indent, int depth, List<String> out, Map<Py, Boolean> onPath) {
+        String head = indent + label;
+        String leaf = leaf(v);
+        if (leaf != null) {
+            out.add(head + leaf);
+            return;
+        }
+        if (onPath.containsKey(v)) {
+            out.add(head + "<cycle>");
+            return;
+        }
+        if (depth >= maxDepth) {
+            out.add(head + summary(v) + " ...");
+            return;
+        }
+        out.add(head + summary(v));
+        onPath.put(v, true);
+        String in = indent + "  ";
+        List<Map.Entry<String, Py>> kids = children(v);
+        int shown = 0;
+        for (Map.Entry<String, Py> kid : kids) {
+            if (shown++ == maxItems) {
+                out.add(in + "... " + (kids.size() - maxItems) + " more");
+                break;
+            }
+            lines(kid.getValue(), kid.getKey() + ": ", in, depth + 1, out, onPath);
+        }
+        onPath.remove(v);
+    }
+
+    public JsonNode json(Py root) {
+        return json(root, 0, new IdentityHashMap<>());
+    }
+
+    private JsonNode json(Py v, int depth, Map<Py, Boolean> onPath) {
+        switch (v) {
+            case Py.None n -> {
+                return F.nullNode();
+            }
+            case Py.Bool(boolean b) -> {
+                return F.booleanNode(b);
+            }
+            case Py.Int(long x) -> {
+                return F.numberNode(x);
+            }
+            case Py.BigInt(var x) -> {
+                return F.numberNode(x);
+            }
+            case Py.Float(double d) -> {
+                return Double.isFinite(d) ? F.numberNode(d) : F.textNode(Double.toString(d));
+            }
+            case Py.Str(String s) -> {
+                return F.textNode(s);
+            }
+            default -> {
+            }
+        }
+        String leaf = leaf(v);
+        if (leaf != null) {
+            return F.textNode(leaf);
+        }
+        if (onPath.containsKey(v) || depth >= maxDepth) {
+            return F.textNode(onPath.containsKey(v) ? "<cycle>" : summary(v) + " ...");
+        }
+        onPath.put(v, true);
+        JsonNode out;
+        if (v instanceof Py.PyList || v instanceof Py.Tuple || v instanceof Py.Set) {
+            ArrayNode a = F.arrayNode();
+            List<Map.Entry<String, Py>> kids = children(v);
+            for (int i = 0; i < kids.size() && i < maxItems; i++) {
+                a.add(json(kids.get(i).getValue(), depth + 1, onPath));
+            }
+            if (kids.size() > maxItems) {
+                a.add("... " + (kids.size() - maxItems) + " more");
+            }
+            out = a;
+        } else {
+            ObjectNode o = F.objectNode();
+            if (v instanceof Py.Instance i) {
+                o.put("__class__", i.type.qualified());
+            }
+            List<Map.Entry<String, Py>> kids = children(v);
+            for (int i = 0; i < kids.size() && i < maxItems; i++) {
+                o.set(kids.get(i).getKey(), json(kids.get(i).getValue(), depth + 1, onPath));
+            }
+            out = o;
+        }
+        onPath.remove(v);
+        return out;
+    }
+
+    /** A one-line rendering for scalars and domain values; null for containers. */
+    private String leaf(Py v) {
+        return switch (v) {
+            case Py.None n -> "None";
+            case Py.Bool(boolean b) -> b ? "True" : "False";
+            case Py.Int(long x) -> Long.toString(x);
+            case Py.BigInt(var x) -> x.toString();
+            case Py.Float(double d) -> Double.toString(d);
+            case Py.Str(String s) -> quote(s);
+            case Py.Bytes(byte[] b) -> "bytes[" + b.length + "]";
+            case Py.Global g -> g.qualified();
+            case Py.PersistentId p -> "persistent_id " + leafOr(p.id());
+            case Py.Domain d -> domain.apply(d.value());
+            case Py.Instance i when isNumpyArray(i) -> numpyArray(i);
+            case Py.Instance i when i.type.module().endsWith("enums") || isEnum(i) ->
+                    i.type.qualified() + "(" + (i.args.size() == 1 ? leafOr(i.args.get(0)) : "") + ")";
+            case Py.Instance i when i.type.is("_io", "BytesIO") -> "io.BytesIO("
+                    + (i.args.size() > 0 ? leafOr(i.args.get(0)) : "") + ")";
+            case Py.Tuple t when t.size() == 0 -> "()";
+            case Py.PyList l when l.items.isEmpty() -> "[]";
+            case Py.Dict d when d.size() == 0 && d.state == null -> "{}";
+            default -> null;
+        };
+    }
+
+    private String leafOr(Py v) {
+        String l = leaf(v);
+        return l != null ? l : summary(v);
+    }
+
+    private static boolean isEnum(Py.Instance i) {
+        return i.state == null && i.args.size() == 1 && (i.args.get(0) instanceof Py.Int || i.args.get(0) instanceof Py.Str)
+                && Character.isUpperCase(i.type.name().charAt(0)) && !i.type.module().startsWith("numpy");
+    }
+
+    private static boolean isNumpyArray(Py.Instance i) {
+        return i.type.name().equals("_reconstruct") && i.type.module().startsWith("numpy");
+    }
+
+    /** numpy's (version, shape, dtype, fortran, data) state as {@code ndarray uint32[624]}. */
+    private static String numpyArray(Py.Instance i) {
+        if (i.state instanceof Py.Tuple t && t.size() >= 5 && t.get(1) instanceof Py.Tuple shape) {
+            StringBuilder sb = new StringBuilder("numpy.ndarray ");
+            if (t.get(2) instanceof Py.Instance dt && dt.args.size() > 0 && dt.args.get(0) instanceof Py.Str(String s)) {
+                sb.append(s);
+            }
+            sb.append('[');
+            for (int k = 0; k < shape.size(); k++) {
+                sb.append(k > 0 ? ", " : "").append(shape.get(k) instanceof Py.Int(long n) ? Long.toString(n) : "?");
+            }
+            return sb.append(']').toString();
+        }
+        return "numpy.ndarray";
+    }
+
+    private static String quote(String s) {
+        String t = s.length() > 120 ? s.substring(0, 117) + "..." : s;
+        return "'" + t.replace("\n", "\\n") + "'";
+    }
+
+    private static String summary(Py v) {
+        return switch (v) {
+            case Py.PyList l -> "list[" + l.items.size() + "]";
+            case Py.Tuple t -> "tuple[" + t.size() + "]";
+            case Py.Set s -> (s.frozen ? "frozenset[" : "set[") + s.items.size() + "]";
+            case Py.Dict d -> "dict[" + d.size() + "]";
+            case Py.Instance i -> i.type.qualified();
+            default -> Unpickler.kind(v);
+        };
+    }
+
+    private static List<Map.Entry<String, Py>> children(Py v) {
+        List<Map.Entry<String, Py>> out = new ArrayList<>();
+        switch (v) {
+            case Py.PyList l -> index(l.items, out);
+            case Py.Tuple t -> index(t.items(), out);
+            case Py.Set s -> index(s.items, out);
+            case Py.Dict d -> {
+                for (int i = 0; i < d.size(); i++) {
+                    Py k = d.keys.get(i);
+                    out.add(Map.entry(k instanceof Py.Str(String s) ? s : String.valueOf(k instanceof Py.Int(long n) ? n : k), d.values.get(i)));
+                }
+                if (d.state != null) {
+                    out.add(Map.entry("__state__", d.state));
+                }
+            }
+            case Py.Instance i -> {
+                Py.Dict attrs = PyValues.attributes(i);
+                if (attrs != null && i.args.size() == 0) {
+                    out.addAll(children(attrs));
+                } else {
+                    if (i.args.size() > 0) {
+                        out.add(Map.entry("args", i.args));
+                    }
+                    if (i.state != null) {
+                        out.add(Map.entry("state", i.state));
+                    }
+                }
+            }
+            default -> {
+            }
+        }
+        return out;
+    }
+
+    private static void index(List<Py> items, List<Map.Entry<String, Py>> out) {
+        for (int i = 0; i < items.size(); i++) {
+            out.add(Map.entry("[" + i + "]", items.get(i)));
+        }
+    }
+}
