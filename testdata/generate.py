@@ -504,12 +504,15 @@ def bad_inputs():
 
     # torch.save-shaped archives with hostile pickles (written with zipfile, as an attacker would)
     def archive(name, pkl, exp, extra=None):
+        def put(z, name, data):  # fixed timestamps keep regenerated fixtures byte-identical
+            z.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), data)
+
         with zipfile.ZipFile(bad / name, "w", zipfile.ZIP_STORED) as z:
-            z.writestr("archive/data.pkl", pkl)
-            z.writestr("archive/byteorder", "little")
+            put(z, "archive/data.pkl", pkl)
+            put(z, "archive/byteorder", "little")
             for k, v in (extra or {}).items():
-                z.writestr(k, v)
-            z.writestr("archive/version", "3\n")
+                put(z, k, v)
+            put(z, "archive/version", "3\n")
         expected[name] = exp
 
     class Evil:
