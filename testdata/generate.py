@@ -349,6 +349,13 @@ def clean_models():
         cfg = json.loads((hf / "config.json").read_text())
         write_megatron(sd, cfg, actor, tp, pp, vpp, spec, shared=shared)
         made[name] = (actor, hf, sd, cfg, (tp, pp, vpp, spec))
+    # The same Llama weights in another layout and spec, Megatron only: for Megatron<->Megatron diffs.
+    actor, hf, sd, cfg, _ = made["llama_tp2"]
+    other = OUT / "llama_tp1_pp2_local" / "actor"
+    if other.exists():
+        shutil.rmtree(other.parent)
+    other.mkdir(parents=True)
+    write_megatron(sd, cfg, other, 1, 2, None, "local", iteration=20)
     return made
 
 

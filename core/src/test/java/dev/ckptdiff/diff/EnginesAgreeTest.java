@@ -1,0 +1,97 @@
+package dev.ckptdiff.diff;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+import java.util.Random;
+
+import org.junit.jupiter.api.Test;
+
+import dev.ckptdiff.Fixtures;
+import dev.ckptdiff.io.MappedFile;
+import dev.ckptdiff.tensor.DType;
+
+/** The vector engine must count, locate and measure exactly as the scalar reference does. */
+class EnginesAgreeTest {
+
+    static void assertSame(Stats r, Stats v, String what) {
+        assertEquals(r.count, v.count, what + " count");
+        assertEquals(r.equal, v.equal, what + " equal");
+        assertEquals(r.overTol, v.overTol, what + " overTol");
+        assertEquals(r.nanA + r.nanB + r.infA + r.infB, v.nanA + v.nanB + v.infA + v.infB, what + " non-finite");
+        assertEquals(r.nanA, v.nanA, what + " nanA");
+        assertEquals(r.infB, v.infB, what + " infB");
+        assertEquals(r.maxAbs, v.maxAbs, 0.0, what + " maxAbs");
+        assertEquals(r.maxIndex, v.maxIndex, what + " maxIndex");
+        assertEquals(r.firstDiff, v.firstDiff, what + " firstDiff");
+        assertEquals(r.sumSq, v.sumSq, 1e-5 * Math.max(r.sumSq, 1e-30), what + " sumSq");
+        assertEquals(r.sumSqA, v.sumSqA, 1e-5 * r.sumSqA, what + " sumSqA");
+        assertEquals(r.sumAbs, v.sumAbs, 1e-5 * Math.max(r.sumAbs, 1e-30), what + " sumAbs");
+    }
+
+    @Test
+    void onEveryFaultFixture() {
+        for (String f : List.of("hf_element", "qkv_kv_swap", "shard_nan", "hf_fp16", "hf_gate_up_swap")) {
+            java.nio.file.Path step = Fixtures.path("faults/" + f + "/global_step_10");
+            var pair = DiffJob.pairs(List.of(step)).getFirst();
+            Comparison ref = DiffJob.compare(pair, new Differ(ScalarEngine.INSTANCE,
+                    new Differ.Options(Tolerance.DEFAULT, false, 1), b -> { }), b -> { });
+            Comparison vec = DiffJob.compare(pair, new Differ(new VectorEngine(),
+                    new Differ.Options(Tolerance.DEFAULT, false, 2), b -> { }), b -> { });
+            for (int i = 0; i < ref.outcome().tensors().size(); i++) {
+                TensorResult r = ref.outcome().tensors().get(i);
+                TensorResult v = vec.outcome().tensors().get(i);
+                assertEquals(r.name(), v.name());
+                assertEquals(r.verdict(), v.verdict(), f + " " + r.name());
+                assertSame(r.stats(), v.stats(), f + " " + r.name());
+            }
+        }
+    }
+
+
+    @Test
+    void onEdgeValuesOfEveryDecodedType() {
+        Random rnd = new Random(42);
+        int n = 5000;
+        for (DType ta : List.of(DType.BF16, DType.F16, DType.F32)) {
+            for (DType tb : List.of(DType.BF16, DType.F16, DType.F32)) {
+                try (Arena arena = Arena.ofConfined()) {
+                    MemorySegment a = arena.allocate((long) n * ta.size());
+                    MemorySegment b = arena.allocate((long) n * tb.size());
+                    for (int i = 0; i < n; i++) {
+                        float x = switch (rnd.nextInt(20)) {
+                            case 0 -> Float.NaN;
+                            case 1 -> Float.POSITIVE_INFINITY;
+                            case 2 -> -0.0f;
+                            case 3 -> 1e-7f; // fp16 subnormal
+                            case 4 -> 70000f; // beyond fp16
+                            default -> (float) rnd.nextGaussian();
+                        };
+                        float y = rnd.nextInt(4) == 0 ? x + (float) rnd.nextGaussian() * 1e-3f : x;
+                        put(ta, a, i, i < 2000 ? y : x);
+                        put(tb, b, i, x);
+                    }
+                    // whole run, and a run that starts mid-block with a ragged tail
+                    for (long[] r : new long[][]{{0, n}, {13, n - 13 - 5}}) {
+                        Run run = new Run(a, r[0] * ta.size(), ta, b, r[0] * tb.size(), tb, r[1], 100);
+                        Stats ref = new Stats();
+                        ScalarEngine.INSTANCE.compare(run, Tolerance.DEFAULT, ref);
+                        Stats vec = new Stats();
+                        new VectorEngine().compare(run, Tolerance.DEFAULT, vec);
+                        assertSame(ref, vec, ta + " vs " + tb + " from " + r[0]);
+                    }
+                }
+            }
+        }
+    }
+
+    private static void put(DType t, MemorySegment s, int i, float v) {
+        switch (t) {
+            case BF16 -> s.set(MappedFile.SHORT_LE, 2L * i, (short) (Float.floatToRawIntBits(v) >>> 16));
+            case F16 -> s.set(MappedFile.SHORT_LE, 2L * i, Float.floatToFloat16(v));
+            default -> s.set(MappedFile.INT_LE, 4L * i, Float.floatToRawIntBits(v));
+        }
+    }
+}
