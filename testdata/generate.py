@@ -226,7 +226,8 @@ def make_args(cfg, tp, pp, vpp, padded_vocab, spec, tied, qkv_bias, qk_norm):
     )
 
 
-def write_megatron(sd, cfg, root, tp, pp, vpp, spec, iteration=10, shared=False, pad_vocab=True):
+def write_megatron(sd, cfg, root, tp, pp, vpp, spec, iteration=10, shared=False, pad_vocab=True,
+                   optimizer=True, manifest=True):
     tied = cfg.get("tie_word_embeddings", False)
     V = cfg["vocab_size"]
     mult = 128 * tp
@@ -268,11 +269,11 @@ def write_megatron(sd, cfg, root, tp, pp, vpp, spec, iteration=10, shared=False,
             name = f"mp_rank_{r:02d}" if pp == 1 else f"mp_rank_{r:02d}_{p:03d}"
             d = it_dir / name
             d.mkdir(parents=True, exist_ok=True)
-            fp32_master = torch.zeros(sum(t.numel() for t in models[0].values() if isinstance(t, torch.Tensor)
-                                          and t.dtype == torch.bfloat16))
+            bf16 = [t for t in models[0].values() if isinstance(t, torch.Tensor) and t.dtype == torch.bfloat16]
+            fp32_master = torch.zeros(sum(t.numel() for t in bf16) if optimizer else 0)
             views, off = [], 0
-            for t in models[0].values():
-                if isinstance(t, torch.Tensor) and t.dtype == torch.bfloat16:
+            for t in (bf16 if optimizer else []):
+                if True:
                     views.append(fp32_master[off:off + t.numel()].view(t.shape))
                     off += t.numel()
             ckpt = {"args": args, "checkpoint_version": 3.0, "iteration": iteration}
@@ -281,13 +282,14 @@ def write_megatron(sd, cfg, root, tp, pp, vpp, spec, iteration=10, shared=False,
             else:
                 for v, m in enumerate(models):
                     ckpt[f"model{v}"] = m
-            ckpt["optimizer"] = {
-                "optimizer": {"state": {0: {"step": torch.tensor(10.0), "exp_avg": torch.zeros(4),
-                                            "exp_avg_sq": torch.zeros(4)}},
-                              "param_groups": [{"lr": 1e-5, "betas": (0.9, 0.95), "params": [0]}]},
-                "fp32_from_fp16_params": [views],  # many views of one fp32 storage
-                "grad_scaler": None,
-            }
+            if optimizer:
+                ckpt["optimizer"] = {
+                    "optimizer": {"state": {0: {"step": torch.tensor(10.0), "exp_avg": torch.zeros(4),
+                                                "exp_avg_sq": torch.zeros(4)}},
+                                  "param_groups": [{"lr": 1e-5, "betas": (0.9, 0.95), "params": [0]}]},
+                    "fp32_from_fp16_params": [views],  # many views of one fp32 storage
+                    "grad_scaler": None,
+                }
             ckpt["opt_param_scheduler"] = {"max_lr": 1e-5, "num_steps": 10 * 128, "decay_style": "cosine"}
             ckpt["rng_state"] = rng_state()
             ckpt["num_floating_point_operations_so_far"] = 123456789
@@ -300,7 +302,8 @@ def write_megatron(sd, cfg, root, tp, pp, vpp, spec, iteration=10, shared=False,
                 for k, t in m.items():
                     if isinstance(t, torch.Tensor):
                         flat[f"{key}.{k}"] = t
-            write_manifest(path, flat, {"tp_rank": r, "pp_rank": p})
+            if manifest:
+                write_manifest(path, flat, {"tp_rank": r, "pp_rank": p})
     (root / "latest_checkpointed_iteration.txt").write_text(str(iteration))
     return it_dir
 

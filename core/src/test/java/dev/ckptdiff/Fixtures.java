@@ -1,13 +1,8 @@
 package dev.ckptdiff;
 
 import java.io.IOException;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.stream.Stream;
 
@@ -57,23 +52,8 @@ public final class Fixtures {
         }
     }
 
-    /** SHA-256 of a tensor's elements in row-major order, whatever its strides. */
     public static String sha256(Tensor t) {
-        try {
-            MessageDigest md = MessageDigest.getInstance("SHA-256");
-            if (t.isContiguous()) {
-                md.update(t.bytes().asByteBuffer());
-            } else {
-                int size = t.dtype().size();
-                for (long i = 0; i < t.numel(); i++) {
-                    MemorySegment e = t.storage().asSlice(t.byteOffsetOf(i), size);
-                    md.update(e.toArray(ValueLayout.JAVA_BYTE));
-                }
-            }
-            return HexFormat.of().formatHex(md.digest());
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return dev.ckptdiff.tensor.TensorDigest.sha256(t);
     }
 
     public static long[] longs(JsonNode arr) {

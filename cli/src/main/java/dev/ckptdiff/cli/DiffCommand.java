@@ -49,7 +49,7 @@ final class DiffCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(arity = "1..2", paramLabel = "PATH", description = "A global_step_* or actor/ folder, or two copies to compare.")
+    @Parameters(arity = "0..2", paramLabel = "PATH", description = "A global_step_* or actor/ folder, or two copies to compare.")
     List<Path> paths;
 
     @Option(names = "--atol", defaultValue = "" + Tolerance.DEFAULT_ATOL,
@@ -95,6 +95,9 @@ final class DiffCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        if (paths == null || paths.isEmpty()) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "Missing required parameter: 'PATH'");
+        }
         if (atol < 0 || rtol < 0 || !Double.isFinite(atol) || !Double.isFinite(rtol)) {
             throw new BadInputException("--atol and --rtol must be finite and non-negative");
         }

@@ -44,9 +44,13 @@ final class InspectCommand implements Callable<Integer> {
     @Option(names = "--no-tensors", description = "Only the summary, no tensor list.")
     boolean noTensors;
 
+    @Option(names = "--sha256", description = "Also print each tensor's SHA-256 (of its elements in row-major order)."
+            + " Reads all tensor data.")
+    boolean sha256;
+
     @Override
     public Integer call() throws Exception {
-        Inspection ins = Inspector.inspect(path, tree);
+        Inspection ins = Inspector.inspect(path, tree, sha256);
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
             out.println(JSON.writeValueAsString(toJson(ins)));
@@ -67,10 +71,13 @@ final class InspectCommand implements Callable<Integer> {
             c.notes().forEach(n -> out.println("  note: " + n));
             if (!noTensors) {
                 List<String[]> rows = new ArrayList<>();
-                rows.add(new String[]{"  name", "dtype", "shape", "size", "where"});
+                rows.add(sha256 ? new String[]{"  name", "dtype", "shape", "size", "where", "sha256"}
+                        : new String[]{"  name", "dtype", "shape", "size", "where"});
                 for (Inspection.TensorRow r : c.tensors()) {
-                    rows.add(new String[]{"  " + r.name(), r.dtype(), Shapes.toString(r.shape()), Text.bytes(r.bytes()),
-                            r.location()});
+                    String[] row = {"  " + r.name(), r.dtype(), Shapes.toString(r.shape()), Text.bytes(r.bytes()),
+                            where(r)};
+                    rows.add(sha256 ? java.util.stream.Stream.concat(java.util.Arrays.stream(row),
+                            java.util.stream.Stream.of(r.sha256())).toArray(String[]::new) : row);
                 }
                 Text.table(rows).forEach(out::println);
             }
@@ -81,6 +88,11 @@ final class InspectCommand implements Callable<Integer> {
             out.println();
         }
         return 0;
+    }
+
+    private static String where(Inspection.TensorRow r) {
+        return r.file() + (r.chunk().isEmpty() || r.chunk().equals("model") ? "" : " " + r.chunk())
+                + (r.key().equals(r.name()) ? "" : " (" + r.key() + ")");
     }
 
     private static ObjectNode toJson(Inspection ins) {
@@ -104,7 +116,14 @@ final class InspectCommand implements Callable<Integer> {
                     shape.add(d);
                 }
                 t.put("bytes", r.bytes());
-                t.put("where", r.location());
+                t.put("file", r.file());
+                t.put("key", r.key());
+                if (!r.chunk().isEmpty()) {
+                    t.put("chunk", r.chunk());
+                }
+                if (r.sha256() != null) {
+                    t.put("sha256", r.sha256());
+                }
             }
             ArrayNode notes = o.putArray("notes");
             c.notes().forEach(notes::add);

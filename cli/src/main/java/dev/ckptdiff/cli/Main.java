@@ -24,6 +24,9 @@ public final class Main {
         cl.setOut(out);
         cl.setErr(err);
         cl.setExecutionExceptionHandler((ex, line, parsed) -> {
+            if (ex instanceof CommandLine.ParameterException pe) {
+                return cl.getParameterExceptionHandler().handleParseException(pe, args);
+            }
             line.getErr().println("ckpt-diff: " + oneLine(ex));
             if (Boolean.getBoolean("ckptdiff.debug")) {
                 ex.printStackTrace(line.getErr());

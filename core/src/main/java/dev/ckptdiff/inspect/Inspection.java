@@ -14,6 +14,12 @@ public record Inspection(Path input, List<CopyInfo> copies) {
                            List<String> notes, List<String> tree, JsonNode treeJson) {
     }
 
-    public record TensorRow(String name, String dtype, long[] shape, long bytes, String location) {
+    /**
+     * @param file  the file, or for Megatron the rank folder, holding the tensor
+     * @param key   its key in that file (Megatron: the local layer number), equal to name elsewhere
+     * @param chunk Megatron's model chunk ({@code model}, {@code model0}, ...), else empty
+     */
+    public record TensorRow(String name, String dtype, long[] shape, long bytes, String file, String key, String chunk,
+                            String sha256) {
     }
 }

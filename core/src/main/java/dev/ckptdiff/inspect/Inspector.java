@@ -21,6 +21,7 @@ import dev.ckptdiff.megatron.RankShard;
 import dev.ckptdiff.pickle.Py;
 import dev.ckptdiff.pickle.PyTree;
 import dev.ckptdiff.tensor.Tensor;
+import dev.ckptdiff.tensor.TensorDigest;
 import dev.ckptdiff.torch.TorchFile;
 import dev.ckptdiff.torch.TorchStorage;
 import dev.ckptdiff.torch.TorchTensor;
@@ -38,13 +39,13 @@ public final class Inspector {
     private Inspector() {
     }
 
-    public static Inspection inspect(Path input, boolean withTree) {
+    public static Inspection inspect(Path input, boolean withTree, boolean digests) {
         List<Inspection.CopyInfo> copies = new ArrayList<>();
         for (Locator.Role role : Locator.roles(input)) {
             for (Copy c : role.copies()) {
-                copies.add(c.kind() == Copy.Kind.HF ? hf(role.name(), c.path())
+                copies.add(c.kind() == Copy.Kind.HF ? hf(role.name(), c.path(), digests)
                         : Files.isRegularFile(c.path()) && !isMegatronShard(c.path())
-                        ? torchFile(role.name(), c.path(), withTree) : megatron(role.name(), c.path(), withTree));
+                        ? torchFile(role.name(), c.path(), withTree, digests) : megatron(role.name(), c.path(), withTree, digests));
             }
         }
         return new Inspection(input, copies);
@@ -54,7 +55,7 @@ public final class Inspector {
         return file.getFileName().toString().equals(MegatronCheckpoint.FILE);
     }
 
-    private static Inspection.CopyInfo hf(String role, Path path) {
+    private static Inspection.CopyInfo hf(String role, Path path, boolean digests) {
         try (HfCheckpoint hf = HfCheckpoint.open(path)) {
             Map<String, String> facts = new LinkedHashMap<>();
             JsonNode cfg = hf.config();
@@ -70,7 +71,7 @@ public final class Inspector {
             Map<String, Long> dtypes = new TreeMap<>();
             for (Tensor t : hf.tensors().values()) {
                 rows.add(new Inspection.TensorRow(t.name(), t.dtype().name(), t.shape(), t.byteSize(),
-                        Path.of(t.origin()).getFileName().toString()));
+                        Path.of(t.origin()).getFileName().toString(), t.name(), "", digests ? TensorDigest.sha256(t) : null));
                 total += t.byteSize();
                 dtypes.merge(t.dtype().name(), t.numel(), Long::sum);
             }
@@ -82,7 +83,7 @@ public final class Inspector {
         }
     }
 
-    private static Inspection.CopyInfo megatron(String role, Path path, boolean withTree) {
+    private static Inspection.CopyInfo megatron(String role, Path path, boolean withTree, boolean digests) {
         try (MegatronCheckpoint m = MegatronCheckpoint.open(path)) {
             Map<String, String> facts = new LinkedHashMap<>();
             facts.put("iteration", m.iteration());
@@ -100,14 +101,17 @@ public final class Inspector {
             for (RankShard s : m.shards()) {
                 for (int v = 0; v < s.chunks().size(); v++) {
                     for (Tensor t : s.chunks().get(v).values()) {
-                        String global = m.globalKey(s, v, t.name());
-                        String loc = s.folder() + (s.chunks().size() > 1 ? " model" + v : "")
-                                + (global.equals(t.name()) ? "" : " (" + t.name() + ")");
-                        rows.add(new Inspection.TensorRow(global, t.dtype().name(), t.shape(), t.byteSize(), loc));
+                        rows.add(new Inspection.TensorRow(m.globalKey(s, v, t.name()), t.dtype().name(), t.shape(),
+                                t.byteSize(), s.folder(), t.name(), s.chunks().size() > 1 ? "model" + v : "model",
+                                digests ? TensorDigest.sha256(t) : null));
                         total += t.byteSize();
                     }
                 }
                 s.skipped().forEach(k -> notes.add(s.folder() + ": non-tensor model entry " + k));
+                if (s.extraStates() > 0) {
+                    notes.add(s.folder() + ": " + s.extraStates() + " _extra_state entries (Transformer Engine"
+                            + " metadata, not weights) not listed; --tree shows them");
+                }
             }
             facts.put("tensors", Integer.toString(rows.size()));
             facts.put("bytes", Long.toString(total));
@@ -117,7 +121,7 @@ public final class Inspector {
         }
     }
 
-    private static Inspection.CopyInfo torchFile(String role, Path path, boolean withTree) {
+    private static Inspection.CopyInfo torchFile(String role, Path path, boolean withTree, boolean digests) {
         try (TorchFile tf = TorchFile.open(path)) {
             Map<String, String> facts = new LinkedHashMap<>();
             facts.put("archive", tf.prefix().replaceAll("/$", ""));
@@ -127,7 +131,7 @@ public final class Inspector {
                 Tensor v = t.named(e.getKey(), path.toString());
                 rows.add(new Inspection.TensorRow(e.getKey(), t.dtype().name(), t.shape(), v.byteSize(),
                         "storage " + t.storage().key() + (t.storageOffset() > 0 ? " +" + t.storageOffset() : "")
-                                + (v.isContiguous() ? "" : " strided")));
+                                + (v.isContiguous() ? "" : " strided"), e.getKey(), "", digests ? TensorDigest.sha256(v) : null));
             }
             facts.put("tensors", Integer.toString(rows.size()));
             return new Inspection.CopyInfo("torch", role, path, facts, rows, List.of(),

@@ -24,6 +24,7 @@ public final class RankShard implements AutoCloseable {
     private final TorchFile file;
     private final List<Map<String, Tensor>> chunks;
     private final List<String> skipped;
+    private int extraStates;
 
     RankShard(String folder, int tpRank, int ppRank, int epRank, TorchFile file) {
         this.folder = folder;
@@ -72,6 +73,7 @@ public final class RankShard implements AutoCloseable {
             }
             Py value = d.values.get(i);
             if (name.endsWith("._extra_state")) {
+                extraStates++;
                 continue; // Transformer Engine's FP8 metadata (None, bytes tensor or BytesIO): not a weight
             }
             if (value instanceof Py.Domain dom && dom.value() instanceof TorchTensor t) {
@@ -119,6 +121,11 @@ public final class RankShard implements AutoCloseable {
     /** Model state dicts, one per virtual pipeline chunk, each in saved order. */
     public List<Map<String, Tensor>> chunks() {
         return chunks;
+    }
+
+    /** How many {@code _extra_state} entries the model dicts hold (skipped: not weights). */
+    public int extraStates() {
+        return extraStates;
     }
 
     /** Non-tensor model entries that are not {@code _extra_state}. */

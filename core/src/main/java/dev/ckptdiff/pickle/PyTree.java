@@ -142,12 +142,36 @@ public final class PyTree {
             case Py.Instance i when i.type.module().endsWith("enums") || isEnum(i) ->
                     i.type.qualified() + "(" + (i.args.size() == 1 ? leafOr(i.args.get(0)) : "") + ")";
             case Py.Instance i when i.type.is("_io", "BytesIO") -> "io.BytesIO("
-                    + (i.args.size() > 0 ? leafOr(i.args.get(0)) : "") + ")";
+                    + (i.args.size() > 0 ? leafOr(i.args.get(0))
+                    : i.state instanceof Py.Tuple t && t.size() > 0 ? leafOr(t.get(0)) : "") + ")";
+            case Py.Tuple t when scalarRun(t.items()) -> "tuple" + scalars(t.items());
+            case Py.PyList l when scalarRun(l.items) -> "list" + scalars(l.items);
             case Py.Tuple t when t.size() == 0 -> "()";
             case Py.PyList l when l.items.isEmpty() -> "[]";
             case Py.Dict d when d.size() == 0 && d.state == null -> "{}";
             default -> null;
         };
+    }
+
+    /** A long sequence of plain numbers, shown on one line rather than one line per number. */
+    private static boolean scalarRun(java.util.List<Py> items) {
+        if (items.size() <= 8) {
+            return false;
+        }
+        for (Py p : items) {
+            if (!(p instanceof Py.Int || p instanceof Py.Float || p instanceof Py.Bool)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private String scalars(java.util.List<Py> items) {
+        StringBuilder sb = new StringBuilder("[" + items.size() + "]: ");
+        for (int i = 0; i < 6; i++) {
+            sb.append(leaf(items.get(i))).append(", ");
+        }
+        return sb.append("...").toString();
     }
 
     private String leafOr(Py v) {

@@ -1,0 +1,41 @@
+package dev.ckptdiff.cli;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+/** Runs the CLI in-process and captures what it prints. */
+record Cli(int exit, String out, String err) {
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    static Cli run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = Main.run(new PrintWriter(out, true), new PrintWriter(err, true), args);
+        return new Cli(code, out.toString(), err.toString());
+    }
+
+    JsonNode json() {
+        try {
+            return JSON.readTree(out);
+        } catch (IOException e) {
+            throw new AssertionError("not JSON: " + out, e);
+        }
+    }
+
+    static Path fixtures() {
+        return Path.of(System.getProperty("ckptdiff.testdata", "../testdata"), "fixtures").toAbsolutePath().normalize();
+    }
+
+    static JsonNode read(Path p) {
+        try {
+            return JSON.readTree(p.toFile());
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+    }
+}
