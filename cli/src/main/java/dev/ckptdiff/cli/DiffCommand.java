@@ -38,7 +38,6 @@ import dev.ckptdiff.io.BadInputException;
 import dev.ckptdiff.tensor.Shapes;
 
 @Command(name = "ckpt-diff", mixinStandardHelpOptions = true, versionProvider = DiffCommand.Version.class,
-        subcommands = {InspectCommand.class},
         description = {"Compare the HF and Megatron copies of a checkpoint, tensor by tensor, down to the shard and element.",
                 "",
                 "  ckpt-diff checkpoints/global_step_10        every role's HF copy against its Megatron copy",
@@ -82,6 +81,9 @@ final class DiffCommand implements Callable<Integer> {
     @Option(names = "--no-progress", description = "No progress bar on stderr.")
     boolean noProgress;
 
+    @Option(names = "--timings", description = "Print the time each phase took to stderr.")
+    boolean timings;
+
     @Option(names = "--color", defaultValue = "auto", description = "auto, always or never (default: ${DEFAULT-VALUE}).")
     String color;
 
@@ -109,18 +111,28 @@ final class DiffCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         boolean jsonToStdout = json != null && json.toString().equals("-");
         long t0 = System.nanoTime();
-        List<DiffJob.Pair> pairs = DiffJob.pairs(paths);
+        List<DiffJob.Prepared> prepared = new ArrayList<>();
+        try {
+            for (DiffJob.Pair p : DiffJob.pairs(paths)) {
+                prepared.add(DiffJob.prepare(p));
+            }
+        } catch (RuntimeException e) {
+            prepared.forEach(DiffJob.Prepared::close);
+            throw e;
+        }
         List<Comparison> comparisons = new ArrayList<>();
         try (ComputeEngine eng = engine(); Progress progress = new Progress(spec.commandLine().getErr(), !noProgress)) {
             Differ differ = new Differ(eng, new Differ.Options(tol, strictDtype, nThreads), progress);
-            for (DiffJob.Pair p : pairs) {
+            for (DiffJob.Prepared p : prepared) {
                 comparisons.add(DiffJob.compare(p, differ, progress::addTotal));
             }
+        } finally {
+            prepared.forEach(DiffJob.Prepared::close); // no-op for those compared; frees the rest on error
         }
         DiffReport report = new DiffReport(paths.stream().map(Path::toString).toList(), engine, tol, nThreads,
                 comparisons, (System.nanoTime() - t0) / 1e9);
         if (json != null) {
-            String text = InspectCommand.JSON.writeValueAsString(ReportJson.of(report));
+            String text = InspectCommand.Json.MAPPER.writeValueAsString(ReportJson.of(report));
             if (jsonToStdout) {
                 out.println(text);
             } else {
@@ -129,6 +141,14 @@ final class DiffCommand implements Callable<Integer> {
         }
         if (!jsonToStdout) {
             new TextReport(out, ansi(), all).print(report);
+        }
+        if (timings) {
+            PrintWriter err = spec.commandLine().getErr();
+            err.printf(Locale.ROOT, "timings: main to command %.3f s (JVM uptime at main %d ms)%n", (t0 - Main.START) / 1e9, java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime() - (System.nanoTime() - Main.START) / 1_000_000);
+            for (Comparison c : comparisons) {
+                c.timings().phases().forEach((k, v) -> err.printf(Locale.ROOT, "timings: %-26s %.3f s%n", k, v));
+            }
+            err.printf(Locale.ROOT, "timings: total in main %.3f s%n", (System.nanoTime() - t0) / 1e9);
         }
         return report.exitCode();
     }

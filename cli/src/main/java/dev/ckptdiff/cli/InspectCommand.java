@@ -27,7 +27,10 @@ import dev.ckptdiff.tensor.Shapes;
                 "PATH: a .safetensors or .pt file, an HF folder, a Megatron iter_* folder (or its parent),"
                         + " an actor/ or global_step_* folder."})
 final class InspectCommand implements Callable<Integer> {
-    static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    /** Built on first use: Jackson's mapper loads some 400 classes, which --version should not pay for. */
+    static final class Json {
+        static final ObjectMapper MAPPER = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    }
 
     @Spec
     CommandSpec spec;
@@ -53,7 +56,7 @@ final class InspectCommand implements Callable<Integer> {
         Inspection ins = Inspector.inspect(path, tree, sha256);
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
-            out.println(JSON.writeValueAsString(toJson(ins)));
+            out.println(Json.MAPPER.writeValueAsString(toJson(ins)));
             return 0;
         }
         for (Inspection.CopyInfo c : ins.copies()) {
@@ -96,7 +99,7 @@ final class InspectCommand implements Callable<Integer> {
     }
 
     private static ObjectNode toJson(Inspection ins) {
-        ObjectNode root = JSON.createObjectNode();
+        ObjectNode root = Json.MAPPER.createObjectNode();
         root.put("input", ins.input().toString());
         ArrayNode copies = root.putArray("copies");
         for (Inspection.CopyInfo c : ins.copies()) {

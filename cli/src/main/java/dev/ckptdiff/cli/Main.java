@@ -1,6 +1,10 @@
 package dev.ckptdiff.cli;
 
 import java.io.PrintWriter;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Supplier;
 
 import picocli.CommandLine;
 
@@ -10,6 +14,8 @@ import dev.ckptdiff.io.BadInputException;
 public final class Main {
     public static final int FINDINGS = 1;
     public static final int BAD_INPUT = 2;
+    /** When main was entered, for --timings. */
+    static final long START = System.nanoTime();
 
     private Main() {
     }
@@ -19,8 +25,25 @@ public final class Main {
     }
 
     /** Runs the CLI with the given streams; tests call this. */
+    /**
+     * Subcommands by name. Only the one invoked is registered (all of them for help): picocli reads
+     * each command's annotations when it is added, which costs ~0.1 s of start-up apiece.
+     */
+    static final Map<String, Supplier<Object>> SUBCOMMANDS = new LinkedHashMap<>();
+
+    static {
+        SUBCOMMANDS.put("inspect", InspectCommand::new);
+    }
+
     public static int run(PrintWriter out, PrintWriter err, String... args) {
         CommandLine cl = new CommandLine(new DiffCommand());
+        boolean help = args.length == 0 || Arrays.stream(args).anyMatch(a -> a.equals("-h") || a.equals("--help")
+                || a.equals("help"));
+        for (Map.Entry<String, Supplier<Object>> e : SUBCOMMANDS.entrySet()) {
+            if ((args.length > 0 && args[0].equals(e.getKey())) || (help && (args.length == 0 || !SUBCOMMANDS.containsKey(args[0])))) {
+                cl.addSubcommand(e.getKey(), e.getValue().get());
+            }
+        }
         cl.setOut(out);
         cl.setErr(err);
         cl.setExecutionExceptionHandler((ex, line, parsed) -> {

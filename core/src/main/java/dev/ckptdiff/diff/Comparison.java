@@ -5,7 +5,7 @@ import java.util.List;
 
 /** One pairing of two copies and its outcome. */
 public record Comparison(String labelA, Path pathA, String labelB, Path pathB, String architecture,
-                         Differ.Outcome outcome, List<String> notes) {
+                         Differ.Outcome outcome, List<String> notes, Timings timings) {
 
     public long count(Verdict v) {
         return outcome.tensors().stream().filter(r -> r.verdict() == v).count();

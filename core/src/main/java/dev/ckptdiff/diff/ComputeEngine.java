@@ -7,7 +7,12 @@ package dev.ckptdiff.diff;
 public interface ComputeEngine extends AutoCloseable {
     String name();
 
-    void compare(Run run, Tolerance tol, Stats into);
+    /**
+     * Compares one run. With {@code screen}, an engine may settle a run whose bytes are identical
+     * (same dtype) without decoding it; it then counts the elements in {@link Stats#normsSkipped},
+     * and the caller recomputes with {@code screen} false if the tensor turns out to differ.
+     */
+    void compare(Run run, Tolerance tol, Stats into, boolean screen);
 
     @Override
     default void close() {

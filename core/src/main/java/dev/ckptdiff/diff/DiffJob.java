@@ -3,6 +3,8 @@ package dev.ckptdiff.diff;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.function.LongConsumer;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -68,14 +70,44 @@ public final class DiffJob {
         return out;
     }
 
-    public static Comparison compare(Pair pair, Differ differ, LongConsumer totalBytes) {
+    /** A pair opened and mapped to HF names, ready to compare; closing it unmaps both copies. */
+    public record Prepared(Pair pair, ModelView a, ModelView b, String architecture, List<String> notes,
+                           Timings timings, List<AutoCloseable> open) implements AutoCloseable {
+        @Override
+        public void close() {
+            for (AutoCloseable c : open) {
+                try {
+                    c.close();
+                } catch (Exception ignored) {
+                    // closing read-only mappings cannot lose data
+                }
+            }
+        }
+    }
+
+    /** Opens both copies (in parallel) and builds their views. */
+    public static Prepared prepare(Pair pair) {
         List<AutoCloseable> open = new ArrayList<>();
+        Timings timings = new Timings();
         try {
+            CompletableFuture<AutoCloseable> other = CompletableFuture.supplyAsync(() -> openCopy(pair.b()));
+            try {
+                track(open, openCopy(pair.a()));
+            } finally {
+                try {
+                    track(open, other.join());
+                } catch (CompletionException e) {
+                    throw e.getCause() instanceof RuntimeException re ? re : e;
+                }
+            }
+            AutoCloseable first = open.getFirst();
+            AutoCloseable second = open.getLast();
+            HfCheckpoint hfA = first instanceof HfCheckpoint h ? h : null;
+            HfCheckpoint hfB = second instanceof HfCheckpoint h ? h : null;
+            MegatronCheckpoint mA = first instanceof MegatronCheckpoint m ? m : null;
+            MegatronCheckpoint mB = second instanceof MegatronCheckpoint m ? m : null;
+            timings.mark("open");
             JsonNode config = null;
-            HfCheckpoint hfA = pair.a().kind() == Copy.Kind.HF ? track(open, HfCheckpoint.open(pair.a().path())) : null;
-            HfCheckpoint hfB = pair.b().kind() == Copy.Kind.HF ? track(open, HfCheckpoint.open(pair.b().path())) : null;
-            MegatronCheckpoint mA = pair.a().kind() == Copy.Kind.MEGATRON ? track(open, MegatronCheckpoint.open(pair.a().path())) : null;
-            MegatronCheckpoint mB = pair.b().kind() == Copy.Kind.MEGATRON ? track(open, MegatronCheckpoint.open(pair.b().path())) : null;
             if (hfA != null && hfA.config().size() > 0) {
                 config = hfA.config();
             } else if (hfB != null && hfB.config().size() > 0) {
@@ -86,12 +118,8 @@ public final class DiffJob {
                 arch = config != null ? Architectures.fromConfig(config, (hfA != null ? hfA : hfB).dir() + "/config.json")
                         : Architectures.fromArgs((mA != null ? mA : mB).args());
             }
-            String la = "A";
-            String lb = "B";
-            ModelView va = hfA != null ? Views.hf(hfA, la) : Views.megatron(mA, arch, config, la);
-            ModelView vb = hfB != null ? Views.hf(hfB, lb) : Views.megatron(mB, arch, config, lb);
-            totalBytes.accept(Differ.bytesToRead(va, vb));
-            Differ.Outcome outcome = differ.compare(va, vb);
+            ModelView va = hfA != null ? Views.hf(hfA, "A") : Views.megatron(mA, arch, config, "A");
+            ModelView vb = hfB != null ? Views.hf(hfB, "B") : Views.megatron(mB, arch, config, "B");
             List<String> notes = new ArrayList<>();
             va.notes().forEach(n -> notes.add("A: " + n));
             vb.notes().forEach(n -> notes.add("B: " + n));
@@ -101,18 +129,32 @@ public final class DiffJob {
             if (mB != null) {
                 notes.add("B: Megatron " + mB.iteration() + ", " + mB.layout().describe() + ", " + mB.shards().size() + " shards");
             }
-            return new Comparison(pair.a().label(), pair.a().path(), pair.b().label(), pair.b().path(),
-                    arch == null ? (config == null ? "" : config.path("architectures").path(0).asText("")) : arch.name(),
-                    outcome, notes);
-        } finally {
-            for (AutoCloseable c : open) {
-                try {
-                    c.close();
-                } catch (Exception ignored) {
-                    // closing read-only mappings cannot lose data
-                }
-            }
+            timings.mark("map names, merge shards");
+            String name = arch != null ? arch.name() : config == null ? "" : config.path("architectures").path(0).asText("");
+            return new Prepared(pair, va, vb, name, notes, timings, open);
+        } catch (RuntimeException e) {
+            new Prepared(pair, null, null, "", List.of(), timings, open).close();
+            throw e;
         }
+    }
+
+    /** Compares a prepared pair and closes it. */
+    public static Comparison compare(Prepared p, Differ differ, LongConsumer totalBytes) {
+        try (p) {
+            totalBytes.accept(Differ.bytesToRead(p.a(), p.b()));
+            Differ.Outcome outcome = differ.compare(p.a(), p.b());
+            p.timings().mark("compare");
+            return new Comparison(p.pair().a().label(), p.pair().a().path(), p.pair().b().label(), p.pair().b().path(),
+                    p.architecture(), outcome, p.notes(), p.timings());
+        }
+    }
+
+    public static Comparison compare(Pair pair, Differ differ, LongConsumer totalBytes) {
+        return compare(prepare(pair), differ, totalBytes);
+    }
+
+    private static AutoCloseable openCopy(Copy c) {
+        return c.kind() == Copy.Kind.HF ? HfCheckpoint.open(c.path()) : MegatronCheckpoint.open(c.path());
     }
 
     private static <T extends AutoCloseable> T track(List<AutoCloseable> open, T t) {

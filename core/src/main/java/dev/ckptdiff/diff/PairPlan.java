@@ -56,28 +56,32 @@ final class PairPlan {
         return flat ? 1 : cols;
     }
 
-    void execute(long from, long to, ComputeEngine engine, Tolerance tol, Stats s) {
+    void execute(long from, long to, ComputeEngine engine, Tolerance tol, Stats s, boolean screen) {
         Tensor a = pa.src();
         Tensor b = pb.src();
         if (flat) {
             long offA = pa.byteOffset(r0, c0) + from * a.dtype().size();
             long offB = pb.byteOffset(r0, c0) + from * b.dtype().size();
             long n = to - from;
-            dev.ckptdiff.io.Hints.willRead(a.storage(), offA, n * a.dtype().size());
-            dev.ckptdiff.io.Hints.willRead(b.storage(), offB, n * b.dtype().size());
             engine.compare(new Run(a.storage(), offA, a.dtype(), b.storage(), offB, b.dtype(), n,
-                    r0 * hfCols + c0 + from), tol, s);
+                    r0 * hfCols + c0 + from), tol, s, screen);
             return;
         }
-        for (long r = r0 + from; r < r0 + to; r++) {
-            if (rowRuns) {
-                engine.compare(new Run(a.storage(), pa.byteOffset(r, c0), a.dtype(), b.storage(), pb.byteOffset(r, c0),
-                        b.dtype(), cols, r * hfCols + c0), tol, s);
-            } else {
-                for (long c = c0; c < c0 + cols; c++) {
-                    engine.compare(new Run(a.storage(), pa.byteOffset(r, c), a.dtype(), b.storage(), pb.byteOffset(r, c),
-                            b.dtype(), 1, r * hfCols + c), tol, s);
-                }
+        if (rowRuns) {
+            long first = r0 + from;
+            long rowsHere = to - from;
+            long strideA = pa.srcRowStride() * a.dtype().size();
+            long strideB = pb.srcRowStride() * b.dtype().size();
+            long offA = pa.byteOffset(first, c0);
+            long offB = pb.byteOffset(first, c0);
+            engine.compare(new Run(a.storage(), offA, a.dtype(), b.storage(), offB, b.dtype(), cols,
+                    first * hfCols + c0, rowsHere, strideA, strideB, hfCols), tol, s, screen);
+            return;
+        }
+        for (long r = r0 + from; r < r0 + to; r++) { // trailing dims not contiguous: element by element
+            for (long c = c0; c < c0 + cols; c++) {
+                engine.compare(new Run(a.storage(), pa.byteOffset(r, c), a.dtype(), b.storage(), pb.byteOffset(r, c),
+                        b.dtype(), 1, r * hfCols + c), tol, s, screen);
             }
         }
     }

@@ -13,11 +13,14 @@ public final class ScalarEngine implements ComputeEngine {
     }
 
     @Override
-    public void compare(Run r, Tolerance tol, Stats s) {
-        accumulate(r, 0, r.count(), tol, s);
+    public void compare(Run r, Tolerance tol, Stats s, boolean screen) {
+        for (long i = 0; i < r.rows(); i++) {
+            Run row = r.rows() == 1 ? r : r.row(i);
+            accumulate(row, 0, row.count(), tol, s);
+        }
     }
 
-    /** Elements [from, to) of the run. */
+    /** Elements [from, to) of a one-row run. */
     static void accumulate(Run r, long from, long to, Tolerance tol, Stats s) {
         int sa = r.dtA().size();
         int sb = r.dtB().size();

@@ -23,6 +23,8 @@ public final class Stats {
     public double maxA;
     public double maxB;
     public long firstDiff = -1;
+    /** Elements found bitwise equal by a byte screen, whose norms were not accumulated. */
+    public long normsSkipped;
     public double firstA;
     public double firstB;
 
@@ -56,6 +58,7 @@ public final class Stats {
         infA += o.infA;
         infB += o.infB;
         nonFiniteMismatch += o.nonFiniteMismatch;
+        normsSkipped += o.normsSkipped;
         sumAbs += o.sumAbs;
         sumSq += o.sumSq;
         sumSqA += o.sumSqA;

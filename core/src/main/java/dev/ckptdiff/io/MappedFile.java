@@ -100,11 +100,6 @@ public final class MappedFile implements AutoCloseable {
         return new String(slice(offset, length, what).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
     }
 
-    /** Tells the kernel a region is about to be read front to back (read-ahead, page-table fill). */
-    public void adviseSequential(long offset, long length) {
-        Madvise.sequential(segment, offset, length);
-    }
-
     @Override
     public void close() {
         arena.close();

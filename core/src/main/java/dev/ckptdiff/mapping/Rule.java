@@ -1,8 +1,6 @@
 package dev.ckptdiff.mapping;
 
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * One row of a mapping table: a Megatron key pattern, how it splits, and the HF key patterns it
@@ -25,17 +23,27 @@ public record Rule(String megatron, Split split, List<String> hf) {
         return new Rule(megatron, split, List.of(hf));
     }
 
-    Pattern pattern() {
-        return Pattern.compile(Pattern.quote(megatron).replace("{L}", "\\E(\\d+)\\Q"));
-    }
-
     /** The layer number if {@code key} matches (0 for non-layer rules), else -1. */
     int match(String key) {
-        Matcher m = pattern().matcher(key);
-        if (!m.matches()) {
+        int at = megatron.indexOf("{L}");
+        if (at < 0) {
+            return key.equals(megatron) ? 0 : -1;
+        }
+        String prefix = megatron.substring(0, at);
+        String suffix = megatron.substring(at + 3);
+        int end = key.length() - suffix.length();
+        if (end <= prefix.length() || !key.startsWith(prefix) || !key.endsWith(suffix) || end - prefix.length() > 6) {
             return -1;
         }
-        return m.groupCount() > 0 ? Integer.parseInt(m.group(1)) : 0;
+        int layer = 0;
+        for (int i = prefix.length(); i < end; i++) {
+            char c = key.charAt(i);
+            if (c < '0' || c > '9') {
+                return -1;
+            }
+            layer = layer * 10 + (c - '0');
+        }
+        return layer;
     }
 
     List<String> hfNames(int layer) {

@@ -27,7 +27,6 @@ import dev.ckptdiff.torch.TorchFile;
  */
 public final class MegatronCheckpoint implements AutoCloseable {
     private static final Pattern RANK_DIR = Pattern.compile("mp_rank_(\\d{2})(?:_(\\d{3}))?(?:_(\\d{3}))?");
-    private static final Pattern LAYER_KEY = Pattern.compile("^(.*?layers\\.)(\\d+)(\\..*)$");
     public static final String FILE = "model_optim_rng.pt";
 
     private final Path dir;
@@ -259,22 +258,38 @@ public final class MegatronCheckpoint implements AutoCloseable {
     private static int localLayerCount(Map<String, Tensor> chunk) {
         int max = -1;
         for (String k : chunk.keySet()) {
-            Matcher m = LAYER_KEY.matcher(k);
-            if (m.matches() && k.contains("decoder.layers.")) {
-                max = Math.max(max, Integer.parseInt(m.group(2)));
-            }
+            max = Math.max(max, layerOf(k));
         }
         return max + 1;
     }
 
+    private static final String LAYERS = "decoder.layers.";
+
+    /** The layer number in a {@code ...decoder.layers.N.rest} key, or -1. */
+    static int layerOf(String key) {
+        int at = key.indexOf(LAYERS);
+        if (at < 0) {
+            return -1;
+        }
+        int i = at + LAYERS.length();
+        int n = 0;
+        int digits = 0;
+        while (i < key.length() && Character.isDigit(key.charAt(i)) && digits < 7) {
+            n = n * 10 + (key.charAt(i++) - '0');
+            digits++;
+        }
+        return digits > 0 && i < key.length() && key.charAt(i) == '.' ? n : -1;
+    }
+
     /** A shard key with its local layer number replaced by the global one. */
     public String globalKey(RankShard shard, int chunk, String key) {
-        Matcher m = LAYER_KEY.matcher(key);
-        if (!m.matches() || !key.contains("decoder.layers.")) {
+        int local = layerOf(key);
+        if (local < 0) {
             return key;
         }
-        int global = layerOffsets[shard.ppRank()][chunk] + Integer.parseInt(m.group(2));
-        return m.group(1) + global + m.group(3);
+        int start = key.indexOf(LAYERS) + LAYERS.length();
+        int end = key.indexOf('.', start);
+        return key.substring(0, start) + (layerOffsets[shard.ppRank()][chunk] + local) + key.substring(end);
     }
 
     public Path dir() {

@@ -77,9 +77,9 @@ class EnginesAgreeTest {
                     for (long[] r : new long[][]{{0, n}, {13, n - 13 - 5}}) {
                         Run run = new Run(a, r[0] * ta.size(), ta, b, r[0] * tb.size(), tb, r[1], 100);
                         Stats ref = new Stats();
-                        ScalarEngine.INSTANCE.compare(run, Tolerance.DEFAULT, ref);
+                        ScalarEngine.INSTANCE.compare(run, Tolerance.DEFAULT, ref, false);
                         Stats vec = new Stats();
-                        new VectorEngine().compare(run, Tolerance.DEFAULT, vec);
+                        new VectorEngine().compare(run, Tolerance.DEFAULT, vec, true);
                         assertSame(ref, vec, ta + " vs " + tb + " from " + r[0]);
                     }
                 }
