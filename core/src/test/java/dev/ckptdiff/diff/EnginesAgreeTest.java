@@ -26,6 +26,12 @@ class EnginesAgreeTest {
         assertEquals(r.maxAbs, v.maxAbs, 0.0, what + " maxAbs");
         assertEquals(r.maxIndex, v.maxIndex, what + " maxIndex");
         assertEquals(r.firstDiff, v.firstDiff, what + " firstDiff");
+        assertEquals(r.relL2(), v.relL2(), 1e-5 * Math.max(r.relL2(), 1e-30), what + " relL2");
+        assertEquals(r.oneMinusCosine(), v.oneMinusCosine(), 1e-4 * Math.max(r.oneMinusCosine(), 1e-12), what + " 1-cos");
+        if (v.normsSkipped > 0) { // the byte screen settled it: only for runs equal bit for bit
+            assertEquals(v.count, v.equal, what + " skipped norms only when identical");
+            return;
+        }
         assertEquals(r.sumSq, v.sumSq, 1e-5 * Math.max(r.sumSq, 1e-30), what + " sumSq");
         assertEquals(r.sumSqA, v.sumSqA, 1e-5 * r.sumSqA, what + " sumSqA");
         assertEquals(r.sumAbs, v.sumAbs, 1e-5 * Math.max(r.sumAbs, 1e-30), what + " sumAbs");
