@@ -65,4 +65,19 @@ class DiffCliTest {
         assertTrue(r.out().contains("model.layers.3.mlp.up_proj.weight"), r.out());
         assertTrue(r.out().contains("cosine"), r.out());
     }
+
+    @Test
+    void theTorchEngineFindsTheSameFault() {
+        Cli r = Cli.run("--engine", "torch", Cli.fixtures().resolve("faults/hf_element/global_step_10").toString());
+        assertEquals(1, r.exit(), r.err());
+        assertTrue(r.out().contains("model.layers.1.mlp.down_proj.weight  different"), r.out());
+        assertTrue(r.out().contains("engine torch"), r.out());
+    }
+
+    @Test
+    void anUnknownEngineIsExitTwo() {
+        Cli r = Cli.run("--engine", "cuda-magic", Cli.fixtures().resolve("llama_tp2/global_step_10").toString());
+        assertEquals(2, r.exit());
+        assertTrue(r.err().contains("--engine cuda-magic is not available"), r.err());
+    }
 }
