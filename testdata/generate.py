@@ -590,12 +590,112 @@ def dtype_zoo():
     save_file({k: v.contiguous() for k, v in ts.items()}, zoo / "dtypes.safetensors")
 
 
+def check_models():
+    """HF folders for `ckpt-diff check`: every supported architecture from transformers itself, and
+    broken variants (config.json or weights edited), each described in check/CHECKS.json."""
+    import transformers
+    root = OUT / "check"
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    torch.manual_seed(5)
+    text = dict(vocab_size=256, hidden_size=64, intermediate_size=96, num_hidden_layers=4,
+                num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128)
+    models = {
+        "qwen2_5_vl": lambda: transformers.Qwen2_5_VLForConditionalGeneration(transformers.Qwen2_5_VLConfig(
+            text_config=dict(text), vision_config=dict(depth=2, hidden_size=32, intermediate_size=48, num_heads=2,
+                                                     out_hidden_size=64, fullatt_block_indexes=[1], window_size=16,
+                                                     patch_size=14, spatial_merge_size=2, temporal_patch_size=2))),
+        "qwen3_vl": lambda: transformers.Qwen3VLForConditionalGeneration(transformers.Qwen3VLConfig(
+            text_config=dict(text, head_dim=32), vision_config=dict(
+                depth=3, hidden_size=32, intermediate_size=48, num_heads=2, out_hidden_size=64, patch_size=16,
+                spatial_merge_size=2, temporal_patch_size=2, num_position_embeddings=64,
+                deepstack_visual_indexes=[0, 1]))),
+        "qwen3_moe": lambda: transformers.Qwen3MoeForCausalLM(transformers.Qwen3MoeConfig(
+            **dict(text, head_dim=32), moe_intermediate_size=32, num_experts=4, num_experts_per_tok=2,
+            decoder_sparse_step=2, mlp_only_layers=[3])),
+    }
+    for name, make in models.items():
+        m = make().to(torch.bfloat16)
+        m.save_pretrained(root / name)
+    for name in ["llama_tp2", "qwen2_tp2_pp2", "qwen3_pp2_vpp2"]:
+        src = OUT / name / "global_step_10" / "actor"
+        hf = next(p for p in [src / "hf_model", src / "hf_checkpoint"] if p.exists())
+        shutil.copytree(hf, root / name.split("_")[0])
+    cases = {}
+
+    def variant(base, name, edit_config=None, edit_weights=None, expect=()):
+        dst = root / "broken" / name
+        shutil.copytree(root / base, dst)
+        if edit_config:
+            cfg = json.loads((dst / "config.json").read_text())
+            edit_config(cfg)
+            (dst / "config.json").write_text(json.dumps(cfg, indent=2))
+        if edit_weights:
+            sd = load_manifest_sd(dst)
+            edit_weights(sd)
+            save_safetensors(sd, dst, dst)
+        cases[name] = {"base": base, "expect": list(expect)}
+
+    def kv4(c):
+        c["num_key_value_heads"] = 4
+    variant("llama", "kv_heads_config", kv4,
+            expect=["model.layers.0.self_attn.k_proj.weight", "num_key_value_heads 4"])
+
+    def drop_bias(sd):
+        del sd["model.layers.1.self_attn.q_proj.bias"]
+    variant("qwen2", "qwen2_missing_qkv_bias", edit_weights=drop_bias,
+            expect=["model.layers.1.self_attn.q_proj.bias", "missing"])
+
+    def drop_qnorm(sd):
+        for k in [k for k in sd if "q_norm" in k]:
+            del sd[k]
+    variant("qwen3", "qwen3_missing_q_norm", edit_weights=drop_qnorm, expect=["q_norm", "missing"])
+
+    def fewer_layers(c):
+        c["num_hidden_layers"] = 3
+    variant("llama", "extra_layer", fewer_layers, expect=["model.layers.3", "num_hidden_layers is 3"])
+
+    def untie(c):
+        c["tie_word_embeddings"] = False
+    variant("qwen2", "untied_without_lm_head", untie, expect=["lm_head.weight", "missing"])
+
+    def head_dim(c):
+        c["head_dim"] = 16
+    variant("qwen3", "qwen3_head_dim", head_dim, expect=["q_proj", "head_dim 16"])
+
+    def vl_depth(c):
+        c["vision_config"]["depth"] = 3
+    variant("qwen2_5_vl", "vl_vision_depth", vl_depth, expect=["blocks.2", "missing"])
+
+    def deepstack(c):
+        c["vision_config"]["deepstack_visual_indexes"] = [0, 1, 2]
+    variant("qwen3_vl", "vl_deepstack_count", deepstack, expect=["deepstack_merger_list.2", "missing"])
+
+    def experts(c):  # transformers 5 writes num_local_experts, older releases num_experts
+        c["num_local_experts" if "num_local_experts" in c else "num_experts"] = 8
+    variant("qwen3_moe", "moe_num_experts", experts, expect=["mlp.gate.weight", "experts 8"])
+    # A step folder whose Megatron args disagree with config.json (ffn_hidden_size), as after a
+    # conversion with the wrong model preset.
+    dst = root / "broken" / "megatron_args_ffn" / "global_step_10"
+    shutil.copytree(OUT / "llama_tp2" / "global_step_10", dst)
+    for pt in sorted(dst.glob("actor/iter_*/mp_rank_*/model_optim_rng.pt")):
+        ck = torch.load(pt, weights_only=False)
+        ck["args"].ffn_hidden_size = 128
+        torch.save(ck, pt)
+        Path(str(pt) + ".manifest.json").unlink()
+    cases["megatron_args_ffn"] = {"base": "llama_tp2", "expect": ["args.ffn_hidden_size", "intermediate_size is 96",
+                                                                   "linear_fc1.weight", "[128, 64]"]}
+    (root / "CHECKS.json").write_text(json.dumps(cases, indent=1, sort_keys=True))
+
+
 def main():
     OUT.mkdir(exist_ok=True)
     made = clean_models()
     faults(made)
     bad_inputs()
     dtype_zoo()
+    check_models()
     import transformers
     (OUT / "VERSIONS.txt").write_text(f"torch {torch.__version__}\ntransformers {transformers.__version__}\n"
                                       f"numpy {np.__version__}\n")

@@ -33,6 +33,7 @@ public final class Main {
 
     static {
         SUBCOMMANDS.put("inspect", InspectCommand::new);
+        SUBCOMMANDS.put("check", CheckCommand::new);
     }
 
     public static int run(PrintWriter out, PrintWriter err, String... args) {
