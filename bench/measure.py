@@ -44,7 +44,7 @@ peak_anon = peak_rss = 0
 while proc.poll() is None:
     a, r = sample(tree_pids(proc.pid))
     peak_anon, peak_rss = max(peak_anon, a), max(peak_rss, r)
-    time.sleep(0.005)
+    time.sleep(0.02)
 wall = time.perf_counter() - t0
 err = proc.stderr.read().decode(errors="replace").strip().splitlines()
 print(json.dumps({"label": label, "wall_s": round(wall, 3), "peak_rss_anon_mib": round(peak_anon / 1024, 1),

@@ -32,7 +32,7 @@ out="$here/results"; mkdir -p "$out"
   for i in 1 2 3; do python3 "$here/measure.py" "ckpt-diff" -- "$root/ckpt-diff" --no-progress "$step"; done
   python3 "$here/measure.py" "ckpt-diff --threads 1" -- "$root/ckpt-diff" --no-progress --threads 1 "$step"
   if [ "$skip_torch" = 0 ]; then
-    python3 "$here/measure.py" "pytorch script" -- "$py" "$here/torch_diff.py" "$step"
+    PYTHONPATH="$root/testdata/pysrc" python3 "$here/measure.py" "pytorch script" -- "$py" "$here/torch_diff.py" "$step"
   fi
 } | tee "$out/$name.jsonl"
 echo "bytes read per run: $size" | tee -a "$out/$name.jsonl"
