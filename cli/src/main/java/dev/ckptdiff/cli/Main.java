@@ -34,6 +34,7 @@ public final class Main {
     static {
         SUBCOMMANDS.put("inspect", InspectCommand::new);
         SUBCOMMANDS.put("check", CheckCommand::new);
+        SUBCOMMANDS.put("convert", ConvertCommand::new);
     }
 
     public static int run(PrintWriter out, PrintWriter err, String... args) {

@@ -12,11 +12,11 @@ import dev.ckptdiff.tensor.Tensor;
  * The tensor-parallel merge rules (FORMATS.md section 3), as pieces rather than copies: each rule
  * says which rectangle of which shard fills which rectangle of the HF tensor.
  */
-final class Merge {
+public final class Merge {
     private Merge() {
     }
 
-    static List<Assembled> merge(Rule rule, List<String> hfNames, List<Tensor> shards, List<Source> sources,
+    public static List<Assembled> merge(Rule rule, List<String> hfNames, List<Tensor> shards, List<Source> sources,
                                  Views.Dims dims, String where) {
         Tensor first = shards.getFirst();
         for (Tensor t : shards) {

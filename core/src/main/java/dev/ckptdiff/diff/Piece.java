@@ -46,8 +46,13 @@ public record Piece(Tensor src, Source source, long hfRow0, long hfCol0, long ro
         return stride[0];
     }
 
+    /** True when each row's elements lie consecutively in the source (copyable as one run). */
+    public boolean rowRunnable() {
+        return srcRowStride() >= 0;
+    }
+
     /** Byte offset in the source's storage of HF element (row, col), which must lie in this piece. */
-    long byteOffset(long row, long col) {
+    public long byteOffset(long row, long col) {
         long r = srcRow0 + row - hfRow0;
         long c = srcCol0 + col - hfCol0;
         long rowStride = srcRowStride();

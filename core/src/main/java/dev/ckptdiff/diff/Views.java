@@ -167,7 +167,7 @@ public final class Views {
     }
 
     /** Orders keys with embedded numbers numerically (layers.2 before layers.10). */
-    static int naturalOrder(String a, String b) {
+    public static int naturalOrder(String a, String b) {
         int i = 0;
         int j = 0;
         while (i < a.length() && j < b.length()) {

@@ -117,6 +117,28 @@ public enum DType {
         };
     }
 
+    /**
+     * Stores a value as this floating-point type, rounding to nearest even as torch's {@code .to()}
+     * does; NaN stays NaN. Integer types are not converted: copy their bytes instead.
+     */
+    public void write(MemorySegment seg, long byteOffset, double value) {
+        switch (this) {
+            case F32 -> seg.set(MappedFile.INT_LE, byteOffset, Float.floatToRawIntBits((float) value));
+            case F64 -> seg.set(MappedFile.LONG_LE, byteOffset, Double.doubleToRawLongBits(value));
+            case F16 -> seg.set(MappedFile.SHORT_LE, byteOffset, Float.floatToFloat16((float) value));
+            case BF16 -> seg.set(MappedFile.SHORT_LE, byteOffset, toBf16((float) value));
+            default -> throw new IllegalArgumentException("no conversion to " + this);
+        }
+    }
+
+    static short toBf16(float f) {
+        int bits = Float.floatToRawIntBits(f);
+        if (Float.isNaN(f)) {
+            return (short) ((bits >>> 16) | 0x40); // keep the sign, force a quiet NaN
+        }
+        return (short) ((bits + 0x7FFF + ((bits >>> 16) & 1)) >>> 16);
+    }
+
     private static double unsignedToDouble(long v) {
         return v >= 0 ? v : (double) (v >>> 1) * 2.0 + (v & 1);
     }

@@ -76,8 +76,8 @@ class EnginesAgreeTest {
                             default -> (float) rnd.nextGaussian();
                         };
                         float y = rnd.nextInt(4) == 0 ? x + (float) rnd.nextGaussian() * 1e-3f : x;
-                        put(ta, a, i, i < 2000 ? y : x);
-                        put(tb, b, i, x);
+                        ta.write(a, (long) i * ta.size(), i < 2000 ? y : x);
+                        tb.write(b, (long) i * tb.size(), x);
                     }
                     // whole run, and a run that starts mid-block with a ragged tail
                     for (long[] r : new long[][]{{0, n}, {13, n - 13 - 5}}) {
@@ -90,14 +90,6 @@ class EnginesAgreeTest {
                     }
                 }
             }
-        }
-    }
-
-    private static void put(DType t, MemorySegment s, int i, float v) {
-        switch (t) {
-            case BF16 -> s.set(MappedFile.SHORT_LE, 2L * i, (short) (Float.floatToRawIntBits(v) >>> 16));
-            case F16 -> s.set(MappedFile.SHORT_LE, 2L * i, Float.floatToFloat16(v));
-            default -> s.set(MappedFile.INT_LE, 4L * i, Float.floatToRawIntBits(v));
         }
     }
 }

@@ -1,0 +1,294 @@
+package dev.ckptdiff.convert;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import dev.ckptdiff.diff.Assembled;
+import dev.ckptdiff.diff.Merge;
+import dev.ckptdiff.diff.ModelView;
+import dev.ckptdiff.diff.Piece;
+import dev.ckptdiff.diff.Source;
+import dev.ckptdiff.diff.Views;
+import dev.ckptdiff.io.BadInputException;
+import dev.ckptdiff.mapping.Architecture;
+import dev.ckptdiff.mapping.Rule;
+import dev.ckptdiff.mapping.Split;
+import dev.ckptdiff.pickle.PickleWriter;
+import dev.ckptdiff.tensor.DType;
+import dev.ckptdiff.tensor.Shapes;
+import dev.ckptdiff.tensor.Tensor;
+import dev.ckptdiff.torch.TorchSaveWriter;
+
+/**
+ * Writes Megatron legacy shards ({@code mp_rank_*}/model_optim_rng.pt) from a model view under HF
+ * names (an HF folder, or another Megatron checkpoint merged): shard shapes follow from the split
+ * rules, and each shard is filled through the very piece geometry the diff uses to read them.
+ */
+public final class MegatronWriter {
+    /** The layout to write. {@code te}: Transformer Engine key names; else the local spec's. */
+    public record Layout(int tp, int pp, boolean te, boolean padVocab) {
+    }
+
+    private record Key(String global, Rule rule, int layer, List<String> hfNames) {
+    }
+
+    /** One shard tensor to write: its placeholder (shape only) and where its data comes from. */
+    private record ShardTensor(String localKey, Tensor placeholder, List<Fillable> sources) {
+    }
+
+    private record Fillable(Assembled from, Piece piece) {
+    }
+
+    private MegatronWriter() {
+    }
+
+    public static long bytes(ModelView view) {
+        long n = 0;
+        for (Assembled a : view.tensors().values()) {
+            n += Shapes.numel(a.shape()) * a.dtypes().iterator().next().size();
+        }
+        return n + n / 8; // replicated norms and vocabulary padding: a generous margin
+    }
+
+    public static List<Path> write(ModelView view, Architecture arch, ModelFacts facts, Layout l, Path iterDir) {
+        int tp = l.tp();
+        int pp = l.pp();
+        long layers = facts.layers();
+        if (layers % pp != 0) {
+            throw new BadInputException("--pp " + pp + ": " + layers + " layers do not divide into " + pp + " equal stages");
+        }
+        if (facts.heads() % tp != 0 || facts.groups() % tp != 0) {
+            throw new BadInputException("--tp " + tp + ": " + facts.heads() + " heads and " + facts.groups()
+                    + " query groups must both divide by " + tp);
+        }
+        if (facts.ffn() % tp != 0) {
+            throw new BadInputException("--tp " + tp + ": ffn_hidden_size " + facts.ffn() + " does not divide by " + tp);
+        }
+        long mult = l.padVocab() ? 128L * tp : tp;
+        Assembled embed = find(view, "embed_tokens.weight");
+        long vocabRows = embed.rows();
+        long padded = (vocabRows + mult - 1) / mult * mult;
+        if (!l.padVocab() && vocabRows % tp != 0) {
+            throw new BadInputException("the vocabulary's " + vocabRows + " rows do not divide by --tp " + tp
+                    + "; pass --pad-vocab to pad it as Megatron-LM does");
+        }
+        Views.Dims dims = new Views.Dims(facts.heads(), facts.groups(), facts.headDim());
+        List<Key> keys = keys(view, arch, l, facts);
+        long perStage = layers / pp;
+        List<Path> written = new ArrayList<>();
+        DType dtype = embed.dtypes().iterator().next();
+        for (int p = 0; p < pp; p++) {
+            // Shard tensors of this stage, for every TP rank at once: the merge rules need them all.
+            List<Map<String, ShardTensor>> ranks = new ArrayList<>();
+            for (int r = 0; r < tp; r++) {
+                ranks.add(new LinkedHashMap<>());
+            }
+            for (Key k : keys) {
+                boolean first = p == 0;
+                boolean last = p == pp - 1;
+                if (k.layer() >= 0 && k.layer() / perStage != p) {
+                    continue;
+                }
+                if (k.layer() < 0 && (k.global().endsWith("embedding.word_embeddings.weight") ? !first : !last)) {
+                    continue;
+                }
+                String local = k.layer() < 0 ? k.global() : k.global().replace("decoder.layers." + k.layer() + ".",
+                        "decoder.layers." + (k.layer() - (long) p * perStage) + ".");
+                List<Assembled> hf = k.hfNames().stream().map(n -> view.tensors().get(n)).toList();
+                List<Tensor> placeholders = new ArrayList<>();
+                for (int r = 0; r < tp; r++) {
+                    placeholders.add(placeholder(local, k.rule().split(), hf, facts, tp, padded, dtype));
+                }
+                List<Source> sources = placeholders.stream().map(t -> new Source("out", "", t.name(), "")).toList();
+                List<Assembled> merged = Merge.merge(k.rule(), k.hfNames(), placeholders, sources, dims, local);
+                Map<Tensor, List<Fillable>> bySource = new IdentityHashMap<>();
+                for (int i = 0; i < merged.size(); i++) {
+                    for (Piece piece : merged.get(i).pieces()) {
+                        bySource.computeIfAbsent(piece.src(), x -> new ArrayList<>()).add(new Fillable(hf.get(i), piece));
+                    }
+                }
+                for (int r = 0; r < tp; r++) {
+                    Tensor t = placeholders.get(r);
+                    List<Fillable> fills = k.rule().split() == Split.REPLICATED
+                            ? List.of(new Fillable(hf.getFirst(), Piece.whole(t, sources.get(r))))
+                            : bySource.getOrDefault(t, List.of());
+                    ranks.get(r).put(local, new ShardTensor(local, t, fills));
+                    if (l.te()) {
+                        extraStateAfter(ranks.get(r), local);
+                    }
+                }
+            }
+            for (int r = 0; r < tp; r++) {
+                String folder = pp == 1 ? String.format("mp_rank_%02d", r) : String.format("mp_rank_%02d_%03d", r, p);
+                Path dir = iterDir.resolve(folder);
+                try {
+                    Files.createDirectories(dir);
+                } catch (java.io.IOException e) {
+                    throw new BadInputException(dir + ": cannot be created: " + e.getMessage());
+                }
+                Path file = dir.resolve("model_optim_rng.pt");
+                writeShard(file, ranks.get(r), args(facts, arch, l, padded, dtype), iterDir.getFileName().toString());
+                written.add(file);
+            }
+        }
+        return written;
+    }
+
+    private static Assembled find(ModelView view, String suffix) {
+        return view.tensors().entrySet().stream().filter(e -> e.getKey().endsWith(suffix)).map(Map.Entry::getValue)
+                .findFirst().orElseThrow(() -> new BadInputException("the source has no *" + suffix));
+    }
+
+    /** The Megatron keys this view becomes: one per rule and layer whose HF tensors all exist. */
+    private static List<Key> keys(ModelView view, Architecture arch, Layout l, ModelFacts facts) {
+        List<Key> globals = new ArrayList<>();
+        List<Key> layerKeys = new ArrayList<>();
+        for (Rule rule : arch.rules()) {
+            boolean teOnly = rule.megatron().contains("layer_norm_weight");
+            boolean localOnly = rule.megatron().contains("input_layernorm") || rule.megatron().contains("pre_mlp_layernorm");
+            if ((teOnly && !l.te()) || (localOnly && l.te())) {
+                continue;
+            }
+            if (!rule.megatron().contains("{L}")) {
+                List<String> hf = rule.hf();
+                if (rule.megatron().endsWith("output_layer.weight")) {
+                    if (facts.tied() && l.pp() > 1) { // the last stage keeps a copy of the tied embedding
+                        String embed = view.tensors().keySet().stream().filter(n -> n.endsWith("embed_tokens.weight"))
+                                .findFirst().orElseThrow();
+                        globals.add(new Key(rule.megatron(), rule, -1, List.of(embed)));
+                        continue;
+                    }
+                    if (facts.tied()) {
+                        continue;
+                    }
+                }
+                if (view.tensors().keySet().containsAll(hf)) {
+                    globals.add(new Key(rule.megatron(), rule, -1, hf));
+                } else if (rule.megatron().endsWith("output_layer.weight")) {
+                    throw new BadInputException("untied model without lm_head.weight");
+                }
+                continue;
+            }
+            for (int layer = 0; layer < facts.layers(); layer++) {
+                List<String> hf = ruleHfNames(rule, layer);
+                long present = hf.stream().filter(view.tensors()::containsKey).count();
+                if (present == hf.size()) {
+                    layerKeys.add(new Key(rule.megatron().replace("{L}", Integer.toString(layer)), rule, layer, hf));
+                } else if (present > 0) {
+                    throw new BadInputException("layer " + layer + " has only some of " + hf);
+                }
+            }
+        }
+        layerKeys.sort((a, b) -> a.layer() != b.layer() ? Integer.compare(a.layer(), b.layer()) : 0);
+        List<Key> out = new ArrayList<>();
+        globals.stream().filter(k -> k.global().endsWith("embedding.word_embeddings.weight")).forEach(out::add);
+        out.addAll(layerKeys);
+        globals.stream().filter(k -> !k.global().endsWith("embedding.word_embeddings.weight")).forEach(out::add);
+        for (String n : view.tensors().keySet()) {
+            if (out.stream().noneMatch(k -> k.hfNames().contains(n)) && !(facts.tied() && n.equals("lm_head.weight"))) {
+                throw new BadInputException("tensor " + n + " has no Megatron name in the " + arch.name() + " table");
+            }
+        }
+        return out;
+    }
+
+    private static List<String> ruleHfNames(Rule rule, int layer) {
+        return rule.hf().stream().map(h -> h.replace("{L}", Integer.toString(layer))).toList();
+    }
+
+    private static Tensor placeholder(String key, Split split, List<Assembled> hf, ModelFacts f, int tp, long padded,
+                                      DType dtype) {
+        long[] s = hf.getFirst().shape().clone();
+        switch (split) {
+            case VOCAB -> s[0] = padded / tp;
+            case COLUMN -> s[0] = s[0] / tp;
+            case ROW -> s[1] = s[1] / tp;
+            case QKV -> s[0] = (f.heads() + 2 * f.groups()) * f.headDim() / tp;
+            case GATE_UP -> s[0] = 2 * (s[0] / tp);
+            case REPLICATED -> {
+            }
+        }
+        return new Tensor(key, dtype, s, Tensor.rowMajorStrides(s), MemorySegment.NULL, 0, "");
+    }
+
+    /** Transformer Engine modules carry an {@code _extra_state}; None loads as "no FP8 state". */
+    private static void extraStateAfter(Map<String, ShardTensor> m, String key) {
+        for (String module : List.of("self_attention.linear_qkv", "self_attention.linear_proj", "mlp.linear_fc1",
+                "mlp.linear_fc2")) {
+            if (key.endsWith(module + ".weight")) {
+                m.put(key.replace(".weight", "._extra_state"), null);
+            }
+        }
+    }
+
+    private static Map<String, Object> args(ModelFacts f, Architecture arch, Layout l, long padded, DType dtype) {
+        Map<String, Object> a = new LinkedHashMap<>();
+        a.put("tensor_model_parallel_size", l.tp());
+        a.put("pipeline_model_parallel_size", l.pp());
+        a.put("virtual_pipeline_model_parallel_size", null);
+        a.put("expert_model_parallel_size", 1);
+        a.put("num_layers", f.layers());
+        a.put("hidden_size", f.hidden());
+        a.put("ffn_hidden_size", f.ffn());
+        a.put("num_attention_heads", f.heads());
+        a.put("group_query_attention", f.groups() != f.heads());
+        a.put("num_query_groups", f.groups());
+        a.put("kv_channels", f.headDim());
+        a.put("padded_vocab_size", padded);
+        a.put("vocab_size", f.vocab());
+        a.put("make_vocab_size_divisible_by", l.padVocab() ? 128 : 1);
+        a.put("add_qkv_bias", f.qkvBias());
+        a.put("add_bias_linear", f.outBias());
+        a.put("qk_layernorm", f.qkNorm());
+        a.put("untie_embeddings_and_output_weights", !f.tied());
+        a.put("transformer_impl", l.te() ? "transformer_engine" : "local");
+        a.put("params_dtype", new PickleWriter.Global("torch", dtype.torchName()));
+        a.put("bf16", dtype == DType.BF16);
+        a.put("fp16", dtype == DType.F16);
+        a.put("normalization", "RMSNorm");
+        a.put("norm_epsilon", f.normEps());
+        a.put("swiglu", true);
+        a.put("position_embedding_type", "rope");
+        a.put("rotary_base", f.ropeTheta());
+        a.put("max_position_embeddings", f.maxPositions());
+        a.put("ckpt_format", "torch");
+        return a;
+    }
+
+    private static void writeShard(Path file, Map<String, ShardTensor> tensors, Map<String, Object> args, String iteration) {
+        Map<String, Object> model = new LinkedHashMap<>();
+        List<TorchSaveWriter.Storage> storages = new ArrayList<>();
+        for (Map.Entry<String, ShardTensor> e : tensors.entrySet()) {
+            ShardTensor st = e.getValue();
+            if (st == null) {
+                model.put(e.getKey(), null);
+                continue;
+            }
+            String key = Integer.toString(storages.size());
+            Tensor t = st.placeholder();
+            model.put(e.getKey(), new PickleWriter.StorageTensor(key, t.dtype().torchStorageClass(), t.numel(), t.shape()));
+            storages.add(new TorchSaveWriter.Storage(key, t.byteSize(), st));
+        }
+        Map<String, Object> root = new LinkedHashMap<>();
+        root.put("args", new PickleWriter.Namespace(args));
+        root.put("checkpoint_version", 3.0);
+        root.put("iteration", iteration.equals("release") ? 0L : Long.parseLong(iteration.substring("iter_".length())));
+        root.put("model", new PickleWriter.Ordered(model));
+        root.put("num_floating_point_operations_so_far", 0L);
+        TorchSaveWriter.write(file, PickleWriter.dump(root), storages, (storage, seg) -> {
+            ShardTensor st = (ShardTensor) storage.tag();
+            Tensor t = st.placeholder();
+            long cols = Piece.colsOf(t.shape());
+            for (Fillable f : st.sources()) {
+                Piece p = f.piece();
+                Fill.rect(f.from(), p.hfRow0(), p.rows(), p.hfCol0(), p.cols(), seg, p.srcRow0(), p.srcCol0(), cols, t.dtype());
+            }
+        });
+    }
+}
