@@ -162,6 +162,7 @@ public final class Convert {
 
     private static Result finish(OutputFolder folder, Copy source, Copy output, List<Path> files, long t0, Differ verifier,
                                  List<String> notes) {
+        long written = System.nanoTime();
         long bytes = 0;
         for (Path f : files) {
             try {
@@ -171,6 +172,8 @@ public final class Convert {
             }
         }
         Comparison cmp = DiffJob.compare(new DiffJob.Pair(source, output), verifier, x -> { });
+        notes.add(String.format(java.util.Locale.ROOT, "written and flushed to disk in %.2f s, read back and compared in %.2f s",
+                (written - t0) / 1e9, (System.nanoTime() - written) / 1e9));
         List<Path> finalFiles = files.stream().map(f -> folder.target().resolve(folder.dir().relativize(f))).toList();
         if (cmp.findings() == 0) {
             folder.commit();

@@ -1,36 +1,67 @@
 package dev.ckptdiff.convert;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.List;
 
 import dev.ckptdiff.diff.Assembled;
 import dev.ckptdiff.diff.Piece;
+import dev.ckptdiff.io.Sink;
 import dev.ckptdiff.tensor.DType;
 import dev.ckptdiff.tensor.Tensor;
 
 /**
- * Copies a rectangle of an HF-shaped tensor out of its source pieces into a contiguous destination:
- * the same piece geometry that lets the diff compare shards with HF tensors lets converters write
- * either from the other. Bytes are copied as they are when the dtype stays; otherwise each value is
- * rounded to the target type.
+ * Produces an output tensor's bytes from source tensors: the same piece geometry that lets the diff
+ * compare shards with HF tensors lets the converters write either from the other. A destination
+ * [rows, cols] tensor is assembled a window of rows at a time in a small buffer and handed on,
+ * so memory stays bounded whatever the tensor's size. Bytes are copied as they are when the dtype
+ * stays; otherwise each value is rounded to the target type.
  */
 public final class Fill {
+    private static final long WINDOW = 8L << 20;
+
+    /**
+     * Destination rows [dstRow0, dstRow0 + rows) × columns [dstCol0, + cols) come from HF rows
+     * [hfRow0, ...) × columns [hfCol0, ...) of {@code from}; HF rows beyond {@code from} are zeros.
+     */
+    public record Region(Assembled from, long hfRow0, long hfCol0, long rows, long cols, long dstRow0, long dstCol0) {
+        static Region whole(Assembled from, long rows, long cols) {
+            return new Region(from, 0, 0, rows, cols, 0, 0);
+        }
+    }
+
     private Fill() {
     }
 
-    /**
-     * @param src      the source tensor (HF names and shape)
-     * @param r0       first HF row of the rectangle; rows beyond the source are zero-filled (padding)
-     * @param c0       first HF column
-     * @param dst      destination bytes; rectangle element (i, j) goes to row {@code dstRow0 + i},
-     *                 column {@code dstCol0 + j} of a row-major [*, dstCols] tensor of {@code dstType}
-     */
-    public static void rect(Assembled src, long r0, long rows, long c0, long cols, MemorySegment dst, long dstRow0,
-                            long dstCol0, long dstCols, DType dstType) {
+    /** Streams a row-major [rows, cols] tensor of {@code dtype} assembled from {@code regions} into {@code sink}. */
+    public static void stream(List<Region> regions, long rows, long cols, DType dtype, Sink sink) {
+        long rowBytes = Math.max(1, cols * dtype.size());
+        long perWindow = Math.max(1, WINDOW / rowBytes);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(Math.min(rows, perWindow) * rowBytes, 64);
+            for (long w = 0; w < rows; w += perWindow) {
+                long n = Math.min(perWindow, rows - w);
+                MemorySegment window = buf.asSlice(0, n * rowBytes);
+                for (Region g : regions) {
+                    long r0 = Math.max(w, g.dstRow0());
+                    long r1 = Math.min(w + n, g.dstRow0() + g.rows());
+                    if (r1 > r0) {
+                        rect(g.from(), g.hfRow0() + r0 - g.dstRow0(), r1 - r0, g.hfCol0(), g.cols(), window, r0 - w,
+                                g.dstCol0(), cols, dtype);
+                    }
+                }
+                sink.write(w * rowBytes, window);
+            }
+        }
+    }
+
+    /** Copies one rectangle of {@code src} into row {@code dstRow0}, column {@code dstCol0} of {@code dst}. */
+    static void rect(Assembled src, long r0, long rows, long c0, long cols, MemorySegment dst, long dstRow0,
+                     long dstCol0, long dstCols, DType dstType) {
         int ds = dstType.size();
         long srcRows = src.rows();
         if (r0 + rows > srcRows) { // vocabulary padding: zeros, as Megatron's converters write
-            long from = Math.max(r0, srcRows);
-            for (long r = from; r < r0 + rows; r++) {
+            for (long r = Math.max(r0, srcRows); r < r0 + rows; r++) {
                 dst.asSlice(((dstRow0 + r - r0) * dstCols + dstCol0) * ds, cols * ds).fill((byte) 0);
             }
             rows = Math.max(0, srcRows - r0);
@@ -40,21 +71,15 @@ public final class Fill {
             long pr1 = Math.min(r0 + rows, p.hfRow0() + p.rows());
             long pc0 = Math.max(c0, p.hfCol0());
             long pc1 = Math.min(c0 + cols, p.hfCol0() + p.cols());
-            if (pr1 <= pr0 || pc1 <= pc0) {
-                continue;
-            }
-            Tensor t = p.src();
-            long width = pc1 - pc0;
-            for (long r = pr0; r < pr1; r++) {
-                long dOff = ((dstRow0 + r - r0) * dstCols + dstCol0 + pc0 - c0) * ds;
-                copy(t, p, r, pc0, width, dst, dOff, dstType);
+            for (long r = pr0; r < pr1 && pc1 > pc0; r++) {
+                copy(p, r, pc0, pc1 - pc0, dst, ((dstRow0 + r - r0) * dstCols + dstCol0 + pc0 - c0) * ds, dstType);
             }
         }
     }
 
-    private static void copy(Tensor t, Piece p, long row, long col, long n, MemorySegment dst, long dOff, DType dstType) {
-        boolean contiguousRow = p.rowRunnable();
-        if (contiguousRow && t.dtype() == dstType) {
+    private static void copy(Piece p, long row, long col, long n, MemorySegment dst, long dOff, DType dstType) {
+        Tensor t = p.src();
+        if (p.rowRunnable() && t.dtype() == dstType) {
             MemorySegment.copy(t.storage(), p.byteOffset(row, col), dst, dOff, n * dstType.size());
             return;
         }

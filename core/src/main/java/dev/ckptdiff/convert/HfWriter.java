@@ -16,6 +16,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import dev.ckptdiff.diff.Assembled;
 import dev.ckptdiff.diff.ModelView;
+import dev.ckptdiff.diff.Piece;
 import dev.ckptdiff.diff.Views;
 import dev.ckptdiff.io.BadInputException;
 import dev.ckptdiff.safetensors.SafetensorsWriter;
@@ -84,10 +85,10 @@ public final class HfWriter {
             List<Item> shard = shards.get(k);
             Map<SafetensorsWriter.Entry, Assembled> src = new LinkedHashMap<>();
             shard.forEach(i -> src.put(i.entry(), i.src()));
-            SafetensorsWriter.write(file, new ArrayList<>(src.keySet()), Map.of("format", "pt"), (e, seg) -> {
-                long[] s = e.shape();
-                long cols = s.length <= 1 ? 1 : java.util.Arrays.stream(s, 1, s.length).reduce(1, (x, y) -> x * y);
-                Fill.rect(src.get(e), 0, s.length == 0 ? 1 : s[0], 0, cols, seg, 0, 0, cols, e.dtype());
+            SafetensorsWriter.write(file, new ArrayList<>(src.keySet()), Map.of("format", "pt"), (e, sink) -> {
+                long rows = Piece.rowsOf(e.shape());
+                long cols = Piece.colsOf(e.shape());
+                Fill.stream(List.of(Fill.Region.whole(src.get(e), rows, cols)), rows, cols, e.dtype(), sink);
             });
             for (Item i : shard) {
                 weightMap.put(i.entry().name(), name);

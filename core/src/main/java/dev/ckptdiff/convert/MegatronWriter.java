@@ -281,14 +281,12 @@ public final class MegatronWriter {
         root.put("iteration", iteration.equals("release") ? 0L : Long.parseLong(iteration.substring("iter_".length())));
         root.put("model", new PickleWriter.Ordered(model));
         root.put("num_floating_point_operations_so_far", 0L);
-        TorchSaveWriter.write(file, PickleWriter.dump(root), storages, (storage, seg) -> {
+        TorchSaveWriter.write(file, PickleWriter.dump(root), storages, (storage, sink) -> {
             ShardTensor st = (ShardTensor) storage.tag();
             Tensor t = st.placeholder();
-            long cols = Piece.colsOf(t.shape());
-            for (Fillable f : st.sources()) {
-                Piece p = f.piece();
-                Fill.rect(f.from(), p.hfRow0(), p.rows(), p.hfCol0(), p.cols(), seg, p.srcRow0(), p.srcCol0(), cols, t.dtype());
-            }
+            List<Fill.Region> regions = st.sources().stream().map(f -> new Fill.Region(f.from(), f.piece().hfRow0(),
+                    f.piece().hfCol0(), f.piece().rows(), f.piece().cols(), f.piece().srcRow0(), f.piece().srcCol0())).toList();
+            Fill.stream(regions, Piece.rowsOf(t.shape()), Piece.colsOf(t.shape()), t.dtype(), sink);
         });
     }
 }

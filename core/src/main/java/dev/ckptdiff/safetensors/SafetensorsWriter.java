@@ -14,6 +14,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import dev.ckptdiff.io.MappedFile;
 import dev.ckptdiff.io.OutputFile;
+import dev.ckptdiff.io.Sink;
 import dev.ckptdiff.tensor.DType;
 import dev.ckptdiff.tensor.Shapes;
 
@@ -58,17 +59,18 @@ public final class SafetensorsWriter {
         return out;
     }
 
-    public static void write(Path file, List<Entry> entries, Map<String, String> metadata,
-                             BiConsumer<Entry, MemorySegment> fill) {
+    /** Writes the file; {@code fill} streams each entry's bytes (exactly {@link Entry#bytes()}) in order. */
+    public static void write(Path file, List<Entry> entries, Map<String, String> metadata, BiConsumer<Entry, Sink> fill) {
         byte[] header = header(entries, metadata);
-        long total = 8 + header.length + entries.stream().mapToLong(Entry::bytes).sum();
-        try (OutputFile out = OutputFile.create(file, total)) {
-            MemorySegment seg = out.segment();
-            seg.set(MappedFile.LONG_LE, 0, header.length);
-            MemorySegment.copy(MemorySegment.ofArray(header), 0, seg, 8, header.length);
+        try (OutputFile out = OutputFile.create(file)) {
+            MemorySegment length = MemorySegment.ofArray(new byte[8]);
+            length.set(MappedFile.LONG_LE, 0, header.length);
+            out.write(0, length);
+            out.write(8, header);
             long p = 8 + header.length;
             for (Entry e : entries) {
-                fill.accept(e, seg.asSlice(p, e.bytes()));
+                long base = p;
+                fill.accept(e, (off, bytes) -> out.write(base + off, bytes));
                 p += e.bytes();
             }
             out.finish();

@@ -10,13 +10,14 @@ import java.util.zip.CRC32;
 
 import dev.ckptdiff.io.MappedFile;
 import dev.ckptdiff.io.OutputFile;
+import dev.ckptdiff.io.Sink;
 import dev.ckptdiff.pickle.PickleWriter;
 
 /**
  * Writes a file in torch.save's zip layout: every entry stored (mmap-safe), tensor data aligned to
  * 64 bytes, ZIP64 records when the archive needs them. The pickle is built first (it is small), the
- * archive laid out, the file mapped at its final size, and each storage filled in place by the
- * caller, one tensor at a time.
+ * archive laid out, then each storage streamed by the caller, one tensor at a time, with its CRC
+ * computed on the way.
  */
 public final class TorchSaveWriter {
     private static final String PREFIX = "archive/";
@@ -36,9 +37,9 @@ public final class TorchSaveWriter {
     /**
      * @param pickle   the data.pkl bytes, naming storages by key
      * @param storages the storages, in the order they appear
-     * @param fill     writes a storage's bytes into the given segment (exactly its size)
+     * @param fill     streams a storage's bytes (exactly its size) into the sink, in order
      */
-    public static void write(Path file, byte[] pickle, List<Storage> storages, BiConsumer<Storage, MemorySegment> fill) {
+    public static void write(Path file, byte[] pickle, List<Storage> storages, BiConsumer<Storage, Sink> fill) {
         List<Entry> entries = new ArrayList<>();
         long offset = 0;
         List<Object[]> plan = new ArrayList<>();
@@ -69,63 +70,67 @@ public final class TorchSaveWriter {
         for (Entry e : entries) {
             cdSize += 46 + e.name().getBytes(StandardCharsets.UTF_8).length + (zip64 ? 28 : 0);
         }
-        long end = cdOffset + cdSize + (zip64 ? 56 + 20 : 0) + 22;
-        try (OutputFile out = OutputFile.create(file, end)) {
-            MemorySegment seg = out.segment();
+        try (OutputFile out = OutputFile.create(file)) {
             long[] crcs = new long[entries.size()];
             for (int i = 0; i < entries.size(); i++) {
                 Entry e = entries.get(i);
-                MemorySegment data = seg.asSlice(e.dataOffset(), e.size());
+                CRC32 crc = new CRC32();
                 if (e.inline() != null) {
-                    MemorySegment.copy(MemorySegment.ofArray(e.inline()), 0, data, 0, e.size());
+                    crc.update(e.inline());
+                    out.write(e.dataOffset(), e.inline());
                 } else {
-                    fill.accept(e.storage(), data);
+                    long[] next = {0};
+                    fill.accept(e.storage(), (off, bytes) -> {
+                        if (off != next[0]) { // the CRC is computed as the bytes go by
+                            throw new IllegalStateException("storage " + e.name() + " written out of order");
+                        }
+                        for (long o = 0; o < bytes.byteSize(); o += 1L << 30) {
+                            crc.update(bytes.asSlice(o, Math.min(1L << 30, bytes.byteSize() - o)).asByteBuffer());
+                        }
+                        out.write(e.dataOffset() + off, bytes);
+                        next[0] += bytes.byteSize();
+                    });
                 }
-                crcs[i] = crc(data);
-                localHeader(seg, e, crcs[i], zip64);
+                crcs[i] = crc.getValue();
+                out.write(e.localOffset(), localHeader(e, crcs[i], zip64));
             }
-            long p = cdOffset;
+            MemorySegment tail = MemorySegment.ofArray(new byte[(int) (cdSize + (zip64 ? 56 + 20 : 0) + 22)]);
+            long p = 0;
             for (int i = 0; i < entries.size(); i++) {
-                p = centralHeader(seg, p, entries.get(i), crcs[i], zip64);
+                p = centralHeader(tail, p, entries.get(i), crcs[i], zip64);
             }
             if (zip64) {
-                long eocd64 = p;
-                seg.set(MappedFile.INT_LE, p, 0x06064b50);
-                seg.set(MappedFile.LONG_LE, p + 4, 44);
-                seg.set(MappedFile.SHORT_LE, p + 12, (short) 45);
-                seg.set(MappedFile.SHORT_LE, p + 14, (short) 45);
-                seg.set(MappedFile.LONG_LE, p + 24, entries.size());
-                seg.set(MappedFile.LONG_LE, p + 32, entries.size());
-                seg.set(MappedFile.LONG_LE, p + 40, cdSize);
-                seg.set(MappedFile.LONG_LE, p + 48, cdOffset);
+                long eocd64 = cdOffset + p;
+                tail.set(MappedFile.INT_LE, p, 0x06064b50);
+                tail.set(MappedFile.LONG_LE, p + 4, 44);
+                tail.set(MappedFile.SHORT_LE, p + 12, (short) 45);
+                tail.set(MappedFile.SHORT_LE, p + 14, (short) 45);
+                tail.set(MappedFile.LONG_LE, p + 24, entries.size());
+                tail.set(MappedFile.LONG_LE, p + 32, entries.size());
+                tail.set(MappedFile.LONG_LE, p + 40, cdSize);
+                tail.set(MappedFile.LONG_LE, p + 48, cdOffset);
                 p += 56;
-                seg.set(MappedFile.INT_LE, p, 0x07064b50);
-                seg.set(MappedFile.LONG_LE, p + 8, eocd64);
-                seg.set(MappedFile.INT_LE, p + 16, 1);
+                tail.set(MappedFile.INT_LE, p, 0x07064b50);
+                tail.set(MappedFile.LONG_LE, p + 8, eocd64);
+                tail.set(MappedFile.INT_LE, p + 16, 1);
                 p += 20;
             }
-            seg.set(MappedFile.INT_LE, p, 0x06054b50);
-            seg.set(MappedFile.SHORT_LE, p + 8, (short) (zip64 ? 0xFFFF : entries.size()));
-            seg.set(MappedFile.SHORT_LE, p + 10, (short) (zip64 ? 0xFFFF : entries.size()));
-            seg.set(MappedFile.INT_LE, p + 12, (int) (zip64 ? 0xFFFFFFFFL : cdSize));
-            seg.set(MappedFile.INT_LE, p + 16, (int) (zip64 ? 0xFFFFFFFFL : cdOffset));
+            tail.set(MappedFile.INT_LE, p, 0x06054b50);
+            tail.set(MappedFile.SHORT_LE, p + 8, (short) (zip64 ? 0xFFFF : entries.size()));
+            tail.set(MappedFile.SHORT_LE, p + 10, (short) (zip64 ? 0xFFFF : entries.size()));
+            tail.set(MappedFile.INT_LE, p + 12, (int) (zip64 ? 0xFFFFFFFFL : cdSize));
+            tail.set(MappedFile.INT_LE, p + 16, (int) (zip64 ? 0xFFFFFFFFL : cdOffset));
+            out.write(cdOffset, tail);
             out.finish();
         }
     }
 
-    private static long crc(MemorySegment data) {
-        CRC32 c = new CRC32();
-        long window = 1L << 30; // ByteBuffers end at 2 GiB
-        for (long o = 0; o < data.byteSize(); o += window) {
-            c.update(data.asSlice(o, Math.min(window, data.byteSize() - o)).asByteBuffer());
-        }
-        return c.getValue();
-    }
-
-    private static void localHeader(MemorySegment seg, Entry e, long crc, boolean zip64) {
+    /** The local header and its padding, up to the entry's 64-byte-aligned data. */
+    private static MemorySegment localHeader(Entry e, long crc, boolean zip64) {
         byte[] name = e.name().getBytes(StandardCharsets.UTF_8);
-        long p = e.localOffset();
-        int extraLen = (int) (e.dataOffset() - (p + 30 + name.length));
+        MemorySegment seg = MemorySegment.ofArray(new byte[(int) (e.dataOffset() - e.localOffset())]);
+        long p = 0;
+        int extraLen = (int) (seg.byteSize() - (30 + name.length));
         seg.set(MappedFile.INT_LE, p, 0x04034b50);
         seg.set(MappedFile.SHORT_LE, p + 4, (short) (zip64 ? 45 : 20));
         seg.set(MappedFile.SHORT_LE, p + 6, (short) 0);
@@ -147,10 +152,11 @@ public final class TorchSaveWriter {
             x += 20;
         }
         // The rest of the header up to the 64-byte boundary is a padding field, as torch writes ("FB").
-        int pad = (int) (e.dataOffset() - x - 4);
+        int pad = (int) (seg.byteSize() - x - 4);
         seg.set(MappedFile.SHORT_LE, x, (short) 0x4246);
         seg.set(MappedFile.SHORT_LE, x + 2, (short) pad);
         seg.asSlice(x + 4, pad).fill((byte) 'Z');
+        return seg;
     }
 
     private static long centralHeader(MemorySegment seg, long p, Entry e, long crc, boolean zip64) {
