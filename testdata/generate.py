@@ -580,14 +580,15 @@ def dtype_zoo():
         "f8_e4m3": base.to(torch.float8_e4m3fn), "f8_e5m2": base.to(torch.float8_e5m2),
         "strided": torch.arange(12, dtype=torch.float32).reshape(3, 4).t(),  # non-contiguous view
         "offset": torch.arange(10, dtype=torch.float32)[3:7],
+        "parameter": torch.nn.Parameter(torch.tensor([0.5, -1.0, 2.0])),  # _rebuild_parameter
     }
     torch.save(ts, zoo / "dtypes.pt")
-    values = {k: [float(x) for x in v.to(torch.float64).flatten().tolist()] if v.dtype != torch.bool
+    values = {k: [float(x) for x in v.detach().to(torch.float64).flatten().tolist()] if v.dtype != torch.bool
               else [float(x) for x in v.tolist()] for k, v in ts.items()}
     values["strided"] = [float(x) for x in ts["strided"].contiguous().flatten().tolist()]
     (zoo / "dtypes.values.json").write_text(json.dumps(values, indent=1, sort_keys=True))
     from safetensors.torch import save_file
-    save_file({k: v.contiguous() for k, v in ts.items()}, zoo / "dtypes.safetensors")
+    save_file({k: v.detach().contiguous() for k, v in ts.items()}, zoo / "dtypes.safetensors")
 
 
 def check_models():
