@@ -47,4 +47,18 @@ class BadInputCliTest {
         Cli t = Cli.run("--atol", "-1", Cli.fixtures().resolve("llama_tp2/global_step_10").toString());
         assertEquals(2, t.exit());
     }
+
+    @Test
+    void aMissingRankFolderIsNamed(@org.junit.jupiter.api.io.TempDir Path tmp) throws java.io.IOException {
+        Path src = Cli.fixtures().resolve("llama_tp2/global_step_10/actor/iter_0000010");
+        Path it = tmp.resolve("iter_0000010");
+        try (var files = java.nio.file.Files.walk(src)) {
+            for (Path p : files.filter(p -> !p.toString().contains("mp_rank_01")).toList()) {
+                java.nio.file.Files.copy(p, it.resolve(src.relativize(p).toString()));
+            }
+        }
+        Cli r = Cli.run(it.toString(), Cli.fixtures().resolve("check/llama").toString());
+        assertEquals(2, r.exit());
+        assertTrue(r.err().contains("missing shard folder mp_rank_01") && r.err().contains("TP=2"), r.err());
+    }
 }

@@ -46,7 +46,7 @@ public final class OutputFolder implements AutoCloseable {
             Files.createDirectories(tmp);
             return new OutputFolder(abs, tmp, force);
         } catch (IOException e) {
-            throw BadInputException.in(parent, "cannot create the output: " + e.getMessage());
+            throw BadInputException.io(parent, "create the output", e);
         }
     }
 
@@ -79,7 +79,7 @@ public final class OutputFolder implements AutoCloseable {
             }
             committed = true;
         } catch (IOException e) {
-            throw BadInputException.in(target, "cannot move the finished output into place: " + e.getMessage());
+            throw BadInputException.io(target, "move the finished output into place", e);
         }
     }
 

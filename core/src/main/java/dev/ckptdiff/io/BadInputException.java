@@ -22,6 +22,19 @@ public final class BadInputException extends RuntimeException {
         return new BadInputException(file + ": at offset " + offset + ": " + problem);
     }
 
+    /** "{@code file}: cannot {@code action}: reason", with the reason in words rather than an exception name. */
+    public static BadInputException io(Path file, String action, java.io.IOException e) {
+        String reason = switch (e) {
+            case java.nio.file.NoSuchFileException x -> "no such file or directory" + (x.getFile() != null
+                    && !x.getFile().equals(file.toString()) ? " (" + x.getFile() + ")" : "");
+            case java.nio.file.AccessDeniedException x -> "permission denied";
+            case java.nio.file.FileAlreadyExistsException x -> "already exists";
+            case java.nio.file.NotDirectoryException x -> "not a directory";
+            default -> e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        };
+        return new BadInputException(file + ": cannot " + action + ": " + reason);
+    }
+
     public static BadInputException in(Path file, String problem) {
         return new BadInputException(file + ": " + problem);
     }

@@ -47,7 +47,7 @@ public final class MappedFile implements AutoCloseable {
             throw BadInputException.in(path, "no such file");
         } catch (IOException e) {
             arena.close();
-            throw BadInputException.in(path, "cannot be read: " + e.getMessage());
+            throw BadInputException.io(path, "be read", e);
         }
     }
 

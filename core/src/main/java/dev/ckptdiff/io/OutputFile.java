@@ -26,7 +26,7 @@ public final class OutputFile implements AutoCloseable {
         try {
             return new OutputFile(path, FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE));
         } catch (IOException e) {
-            throw new BadInputException(path + ": cannot be written: " + e.getMessage());
+            throw BadInputException.io(path, "be written", e);
         }
     }
 

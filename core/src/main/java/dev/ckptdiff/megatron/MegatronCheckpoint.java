@@ -101,8 +101,7 @@ public final class MegatronCheckpoint implements AutoCloseable {
     /** Opens an iteration folder, a root with {@code latest_checkpointed_iteration.txt}, or one shard file. */
     public static MegatronCheckpoint open(Path path) {
         if (Files.isRegularFile(path)) {
-            return openFiles(path.getParent() == null ? path : path.getParent().getParent(),
-                    List.of(path));
+            return openFiles(path.getParent() == null ? path : path.getParent().getParent(), List.of(path), true);
         }
         Path it = iterationDir(path);
         List<Path> dirs = rankDirs(it);
@@ -119,10 +118,10 @@ public final class MegatronCheckpoint implements AutoCloseable {
             }
             files.add(f);
         }
-        return openFiles(it, files);
+        return openFiles(it, files, false);
     }
 
-    private static MegatronCheckpoint openFiles(Path dir, List<Path> files) {
+    private static MegatronCheckpoint openFiles(Path dir, List<Path> files, boolean singleFile) {
         // Shards are independent; reading their pickles in parallel hides most of the latency.
         Map<Path, Object> opened = new ConcurrentHashMap<>();
         files.parallelStream().forEach(f -> {
@@ -147,14 +146,15 @@ public final class MegatronCheckpoint implements AutoCloseable {
             throw failure;
         }
         try {
-            return assemble(dir, tfs);
+            return assemble(dir, tfs, singleFile);
         } catch (RuntimeException e) {
             tfs.forEach(TorchFile::close);
             throw e;
         }
     }
 
-    private static MegatronCheckpoint assemble(Path dir, List<TorchFile> files) {
+    /** {@code single}: the user named one shard file, so the other ranks are not expected. */
+    private static MegatronCheckpoint assemble(Path dir, List<TorchFile> files, boolean single) {
         TorchFile first = files.getFirst();
         Py.Dict root = RankShard.rootDict(first);
         Py argsValue = root.get("args");
@@ -177,7 +177,6 @@ public final class MegatronCheckpoint implements AutoCloseable {
                     m.group(3) == null ? -1 : Integer.parseInt(m.group(3)))
                     : new Name(folder, 0, -1, -1));
         }
-        boolean single = files.size() == 1;
         if (tp < 0 || pp < 0) { // no args: infer from the folder names alone (two numbers = pipeline)
             tp = names.stream().mapToInt(Name::a).max().orElse(0) + 1;
             pp = names.stream().mapToInt(Name::b).max().orElse(0) + 1;
