@@ -7,7 +7,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$here/.."
 actor="$here/cache/qwen15b/global_step_10/actor"
 [ -d "$actor" ] || { echo "run bench/run.sh first (it generates $actor)" >&2; exit 2; }
-out="$(mktemp -d "${TMPDIR:-/tmp}/ckpt-diff-convert.XXXXXX")"
+out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 "$root/ckpt-diff" --version >/dev/null 2>&1 || true
 warm() { cat "$@" > /dev/null; sync; }

@@ -1,6 +1,5 @@
 package dev.ckptdiff.check;
 
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -176,9 +175,5 @@ public final class ExpectedTensors {
             n += e.numel();
         }
         return n;
-    }
-
-    static List<String> names(Map<String, Expected> m) {
-        return new ArrayList<>(m.keySet());
     }
 }

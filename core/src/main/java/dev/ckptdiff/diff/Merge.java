@@ -5,6 +5,7 @@ import java.util.List;
 
 import dev.ckptdiff.io.BadInputException;
 import dev.ckptdiff.mapping.Rule;
+import dev.ckptdiff.mapping.Split;
 import dev.ckptdiff.tensor.Shapes;
 import dev.ckptdiff.tensor.Tensor;
 
@@ -20,9 +21,10 @@ public final class Merge {
                                  Views.Dims dims, String where) {
         Tensor first = shards.getFirst();
         for (Tensor t : shards) {
-            if (t.rank() != first.rank() || (t.rank() > 1 && !java.util.Arrays.equals(
-                    java.util.Arrays.copyOfRange(t.shape(), 1, t.rank()), java.util.Arrays.copyOfRange(first.shape(), 1, first.rank()))
-                    && rule.split() != dev.ckptdiff.mapping.Split.ROW)) {
+            // Row-parallel shards differ in their columns; every other kind only in its rows.
+            boolean lineUp = t.rank() == first.rank() && (rule.split() == Split.ROW
+                    || Piece.colsOf(t.shape()) == Piece.colsOf(first.shape()));
+            if (!lineUp) {
                 throw new BadInputException(where + ": TP shards have shapes " + shards.stream()
                         .map(Tensor::shapeString).toList() + ", which do not line up");
             }
@@ -30,8 +32,7 @@ public final class Merge {
         int tp = shards.size();
         return switch (rule.split()) {
             case REPLICATED -> List.of(Assembled.single(hfNames.getFirst(), Piece.whole(first, sources.getFirst())));
-            case COLUMN, VOCAB -> List.of(concatRows(hfNames.getFirst(), shards, sources, rule.split()
-                    == dev.ckptdiff.mapping.Split.VOCAB));
+            case COLUMN, VOCAB -> List.of(concatRows(hfNames.getFirst(), shards, sources, rule.split() == Split.VOCAB));
             case ROW -> List.of(concatCols(hfNames.getFirst(), shards, sources, where));
             case QKV -> qkv(hfNames, shards, sources, dims, where, tp);
             case GATE_UP -> gateUp(hfNames, shards, sources, where);

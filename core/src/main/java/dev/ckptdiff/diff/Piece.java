@@ -67,8 +67,4 @@ public record Piece(Tensor src, Source source, long hfRow0, long hfCol0, long ro
         long flat = (srcRow0 + row - hfRow0) * srcCols() + (srcCol0 + col - hfCol0);
         return dev.ckptdiff.tensor.Shapes.index(flat, src.shape());
     }
-
-    boolean contains(long row, long col) {
-        return row >= hfRow0 && row < hfRow0 + rows && col >= hfCol0 && col < hfCol0 + cols;
-    }
 }

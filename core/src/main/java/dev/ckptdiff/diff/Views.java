@@ -34,7 +34,7 @@ public final class Views {
         String embed = tensors.keySet().stream().filter(n -> n.endsWith("embed_tokens.weight")).findFirst().orElse(null);
         if (tied(hf.config()) && embed != null && tensors.containsKey("lm_head.weight")) {
             // A tied model's lm_head is the embedding; a saved copy must equal it.
-            checks.add(new Check(Check.Kind.TIED_COPY, "lm_head.weight", "lm_head.weight", tensors.get(embed),
+            checks.add(new Check(Check.Kind.TIED_COPY, "lm_head.weight", tensors.get(embed),
                     tensors.remove("lm_head.weight"), "tie_word_embeddings is true: lm_head.weight must equal " + embed));
             notes.add("lm_head.weight is saved although the model is tied: checked against " + embed);
         }
@@ -82,7 +82,11 @@ public final class Views {
                 : !args.getBool("untie_embeddings_and_output_weights").orElse(false);
         record Entry(RankShard shard, Tensor tensor, Architecture.Match match) {
         }
-        Map<String, List<Entry>> byKey = new TreeMap<>(Views::naturalOrder);
+        // Keyed by global Megatron key and stage: a key must be on one stage only (else it is an error below).
+        record Group(String key, int stage) {
+        }
+        Map<Group, List<Entry>> byKey = new TreeMap<>((x, y) -> x.key().equals(y.key())
+                ? Integer.compare(x.stage(), y.stage()) : naturalOrder(x.key(), y.key()));
         Map<String, Assembled> tensors = new LinkedHashMap<>();
         List<String> notes = new ArrayList<>();
         for (RankShard s : m.shards()) {
@@ -95,7 +99,7 @@ public final class Views {
                         tensors.putIfAbsent(key, Assembled.single(key, Piece.whole(t, src)));
                         continue;
                     }
-                    byKey.computeIfAbsent(key + "\u0000" + s.ppRank(), k -> new ArrayList<>())
+                    byKey.computeIfAbsent(new Group(key, s.ppRank()), k -> new ArrayList<>())
                             .add(new Entry(s, t, match.get()));
                 }
             }
@@ -109,9 +113,9 @@ public final class Views {
         List<Check> checks = new ArrayList<>();
         Assembled embedding = null;
         List<List<Entry>> tiedCopies = new ArrayList<>();
-        for (Map.Entry<String, List<Entry>> g : byKey.entrySet()) {
+        for (Map.Entry<Group, List<Entry>> g : byKey.entrySet()) {
             List<Entry> entries = g.getValue();
-            String key = g.getKey().substring(0, g.getKey().indexOf('\u0000'));
+            String key = g.getKey().key();
             entries.sort((a, b) -> Integer.compare(a.shard().tpRank(), b.shard().tpRank()));
             for (int r = 0; r < tp; r++) {
                 if (r >= entries.size() || entries.get(r).shard().tpRank() != r) {
@@ -145,7 +149,7 @@ public final class Views {
                 for (int r = 1; r < tp; r++) {
                     Assembled ref = Assembled.single(hfNames.getFirst(), Piece.whole(shards.getFirst(), sources.getFirst()));
                     Assembled other = Assembled.single(hfNames.getFirst(), Piece.whole(shards.get(r), sources.get(r)));
-                    checks.add(new Check(Check.Kind.REPLICA, key, hfNames.getFirst(), ref, other,
+                    checks.add(new Check(Check.Kind.REPLICA, key, ref, other,
                             "replicated on every TP rank: " + sources.get(r).file() + " must equal " + sources.getFirst().file()));
                 }
             }
@@ -159,7 +163,7 @@ public final class Views {
                 notes.add("tied model: output_layer.weight found but no embedding to check it against");
                 continue;
             }
-            checks.add(new Check(Check.Kind.TIED_COPY, "output_layer.weight", embedding.name(), embedding,
+            checks.add(new Check(Check.Kind.TIED_COPY, "output_layer.weight", embedding,
                     new Assembled(embedding.name(), out.shape(), out.pieces(), true),
                     "tied embeddings: the last pipeline stage's output_layer.weight must equal the embedding"));
         }

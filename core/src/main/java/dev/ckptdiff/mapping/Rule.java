@@ -49,13 +49,4 @@ public record Rule(String megatron, Split split, List<String> hf) {
     List<String> hfNames(int layer) {
         return hf.stream().map(h -> h.replace("{L}", Integer.toString(layer))).toList();
     }
-
-    /** The sub-tensor names, for reports: q/k/v or gate/up. */
-    public List<String> parts() {
-        return switch (split) {
-            case QKV -> List.of("q", "k", "v");
-            case GATE_UP -> List.of("gate", "up");
-            default -> List.of("");
-        };
-    }
 }

@@ -25,8 +25,4 @@ public record MegatronArgs(Py value) {
     public Optional<String> getString(String name) {
         return PyValues.find(value, name).flatMap(PyValues::asString);
     }
-
-    public boolean present() {
-        return PyValues.attributes(value) != null;
-    }
 }

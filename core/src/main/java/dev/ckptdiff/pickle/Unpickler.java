@@ -42,16 +42,6 @@ public final class Unpickler {
         return new Unpickler(data, source, reducer, limits).run(0);
     }
 
-    /** Interprets the pickle at {@code offset} and returns it with the offset just past its STOP. */
-    public static Loaded loadAt(MemorySegment data, long offset, String source, Reducer reducer, PickleLimits limits) {
-        Unpickler u = new Unpickler(data, source, reducer, limits);
-        Py v = u.run(offset);
-        return new Loaded(v, u.pos);
-    }
-
-    public record Loaded(Py value, long end) {
-    }
-
     private BadInputException error(long at, String problem) {
         return PickleException.at(source, at, problem);
     }
@@ -344,7 +334,7 @@ public final class Unpickler {
         StringBuilder sb = new StringBuilder();
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
-            if (c == '\\' && i + 5 < s.length() + 0 && s.charAt(i + 1) == 'u' && i + 6 <= s.length()) {
+            if (c == '\\' && i + 6 <= s.length() && s.charAt(i + 1) == 'u') {
                 sb.append((char) Integer.parseInt(s.substring(i + 2, i + 6), 16));
                 i += 5;
             } else {
@@ -372,10 +362,14 @@ public final class Unpickler {
                 case 't' -> out.write('\t');
                 case 'r' -> out.write('\r');
                 case 'x' -> {
-                    if (i + 2 >= body.length() + 1) {
+                    if (i + 3 > body.length()) {
                         throw error(at, "bad \\x escape in STRING");
                     }
-                    out.write(Integer.parseInt(body.substring(i + 1, Math.min(i + 3, body.length())), 16));
+                    try {
+                        out.write(Integer.parseInt(body.substring(i + 1, i + 3), 16));
+                    } catch (NumberFormatException notHex) {
+                        throw error(at, "bad \\x escape in STRING");
+                    }
                     i += 2;
                 }
                 default -> out.write(e);

@@ -38,14 +38,11 @@ public final class SafetensorsFile implements AutoCloseable {
     private final MappedFile file;
     private final Map<String, Tensor> tensors;
     private final Map<String, String> metadata;
-    private final long headerLength;
 
-    private SafetensorsFile(MappedFile file, Map<String, Tensor> tensors, Map<String, String> metadata,
-                            long headerLength) {
+    private SafetensorsFile(MappedFile file, Map<String, Tensor> tensors, Map<String, String> metadata) {
         this.file = file;
         this.tensors = tensors;
         this.metadata = metadata;
-        this.headerLength = headerLength;
     }
 
     public static SafetensorsFile open(Path path) {
@@ -158,7 +155,7 @@ public final class SafetensorsFile implements AutoCloseable {
             tensors.put(e.name(), Tensor.contiguous(e.name(), e.dtype(), e.shape(),
                     file.slice(dataStart + e.begin(), e.end() - e.begin(), e.name()), origin));
         }
-        return new SafetensorsFile(file, Collections.unmodifiableMap(tensors), metadata, n);
+        return new SafetensorsFile(file, Collections.unmodifiableMap(tensors), metadata);
     }
 
     private static Map<String, String> readMetadata(Path path, JsonNode v) {
@@ -201,10 +198,6 @@ public final class SafetensorsFile implements AutoCloseable {
         return file.size();
     }
 
-    public long headerLength() {
-        return headerLength;
-    }
-
     /** Tensors in header order. */
     public Map<String, Tensor> tensors() {
         return tensors;
@@ -212,10 +205,6 @@ public final class SafetensorsFile implements AutoCloseable {
 
     public Map<String, String> metadata() {
         return metadata;
-    }
-
-    public MappedFile mapped() {
-        return file;
     }
 
     @Override
