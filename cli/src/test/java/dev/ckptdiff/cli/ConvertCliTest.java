@@ -117,6 +117,52 @@ class ConvertCliTest {
         assertTrue(v.err().contains("not supported"), v.err());
     }
 
+    /** A torch.save archive with ZIP64 records (what files over 4 GiB need), read by us and by real torch. */
+    @Test
+    void zip64ArchivesAreReadByTorchAndByUs(@TempDir Path tmp) throws Exception {
+        Path file = tmp.resolve("zip64.pt");
+        float[] values = {1.5f, -2.0f, 0.25f, 3.0f, -0.5f, 8.0f};
+        var tensor = new dev.ckptdiff.pickle.PickleWriter.StorageTensor("0", "FloatStorage", values.length, new long[]{2, 3});
+        byte[] pickle = dev.ckptdiff.pickle.PickleWriter.dump(java.util.Map.of("w", tensor));
+        dev.ckptdiff.torch.TorchSaveWriter.write(file, pickle,
+                List.of(new dev.ckptdiff.torch.TorchSaveWriter.Storage("0", 4L * values.length, null)),
+                (st, sink) -> {
+                    var bytes = java.lang.foreign.MemorySegment.ofArray(new byte[4 * values.length]);
+                    for (int i = 0; i < values.length; i++) {
+                        bytes.set(dev.ckptdiff.io.MappedFile.INT_LE, 4L * i, Float.floatToRawIntBits(values[i]));
+                    }
+                    sink.write(0, bytes);
+                }, 0);
+        try (var tf = dev.ckptdiff.torch.TorchFile.open(file)) {
+            var t = ((dev.ckptdiff.torch.TorchTensor) ((dev.ckptdiff.pickle.Py.Domain)
+                    ((dev.ckptdiff.pickle.Py.Dict) tf.root()).get("w")).value()).named("w", "zip64");
+            for (int i = 0; i < values.length; i++) {
+                assertEquals(values[i], t.get(i), 0.0);
+            }
+        }
+        Path python = pythonOrSkip();
+        Process p = new ProcessBuilder(python.toString(), "-c", "import sys, torch\n"
+                + "t = torch.load(sys.argv[1], weights_only=True)['w']\n"
+                + "assert t.shape == (2, 3) and t.flatten().tolist() == [1.5, -2.0, 0.25, 3.0, -0.5, 8.0], t\n"
+                + "import zipfile; assert zipfile.ZipFile(sys.argv[1]).testzip() is None\n"
+                + "print('zip64 ok')", file.toString()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertEquals(0, p.waitFor(), out);
+        assertTrue(out.contains("zip64 ok"), out);
+    }
+
+    /** The Python with torch and transformers, or skip (but never in CI). */
+    static Path pythonOrSkip() {
+        Path testdata = Cli.fixtures().getParent();
+        Path python = Path.of(System.getenv().getOrDefault("CKPTDIFF_PYTHON", testdata.resolve(".venv/bin/python").toString()));
+        if (!Files.isExecutable(python)) {
+            assertFalse("true".equals(System.getenv("CI")), "CI must run the Python checks: " + python
+                    + " is missing (run ./run-tests)");
+            assumeTrue(false, "no Python environment at " + python);
+        }
+        return python;
+    }
+
     /**
      * The outputs, loaded by real PyTorch and transformers (testdata/verify_converted.py). CI sets up
      * the Python environment (./run-tests); elsewhere the test is skipped if there is none.
@@ -124,12 +170,7 @@ class ConvertCliTest {
     @Test
     void realTorchAndTransformersLoadTheOutputs(@TempDir Path tmp) throws Exception {
         Path testdata = Cli.fixtures().getParent();
-        Path python = Path.of(System.getenv().getOrDefault("CKPTDIFF_PYTHON", testdata.resolve(".venv/bin/python").toString()));
-        boolean ci = "true".equals(System.getenv("CI"));
-        if (!Files.isExecutable(python)) {
-            assertFalse(ci, "CI must run the Python checks: " + python + " is missing (run ./run-tests)");
-            assumeTrue(false, "no Python environment at " + python);
-        }
+        Path python = pythonOrSkip();
         for (String[] c : new String[][]{{"qwen2", "2", "2", "te"}, {"llama", "2", "1", "local"}, {"qwen3", "1", "2", "te"}}) {
             Path meg = tmp.resolve(c[0] + "-meg");
             Path hf = tmp.resolve(c[0] + "-hf");

@@ -80,4 +80,18 @@ class DiffCliTest {
         assertEquals(2, r.exit());
         assertTrue(r.err().contains("--engine cuda-magic is not available"), r.err());
     }
+
+    @Test
+    void anUnknownArchitectureIsAnErrorListingTheSupportedOnes(@TempDir Path tmp) throws IOException {
+        Path actor = Cli.fixtures().resolve("llama_tp2/global_step_10/actor");
+        Path hf = tmp.resolve("hf");
+        Files.createDirectories(hf);
+        Files.copy(actor.resolve("hf_model/model.safetensors"), hf.resolve("model.safetensors"));
+        Files.writeString(hf.resolve("config.json"), Files.readString(actor.resolve("hf_model/config.json"))
+                .replace("LlamaForCausalLM", "GPT2LMHeadModel").replace("\"llama\"", "\"gpt2\""));
+        Cli r = Cli.run(hf.toString(), actor.resolve("iter_0000010").toString());
+        assertEquals(2, r.exit());
+        assertTrue(r.err().contains("GPT2LMHeadModel") && r.err().contains("not supported")
+                && r.err().contains("LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM"), r.err());
+    }
 }

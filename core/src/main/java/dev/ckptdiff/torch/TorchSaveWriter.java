@@ -40,6 +40,12 @@ public final class TorchSaveWriter {
      * @param fill     streams a storage's bytes (exactly its size) into the sink, in order
      */
     public static void write(Path file, byte[] pickle, List<Storage> storages, BiConsumer<Storage, Sink> fill) {
+        write(file, pickle, storages, fill, ZIP32_MAX);
+    }
+
+    /** As above; archives larger than {@code zip64Above} bytes get ZIP64 records (tests pass 0). */
+    public static void write(Path file, byte[] pickle, List<Storage> storages, BiConsumer<Storage, Sink> fill,
+                             long zip64Above) {
         List<Entry> entries = new ArrayList<>();
         long offset = 0;
         List<Object[]> plan = new ArrayList<>();
@@ -53,7 +59,7 @@ public final class TorchSaveWriter {
         plan.add(new Object[]{"version", "3\n".getBytes(StandardCharsets.US_ASCII), null});
         plan.add(new Object[]{".data/serialization_id", "0000000000000000000000000000000000000000".getBytes(StandardCharsets.US_ASCII), null});
         long total = storages.stream().mapToLong(Storage::bytes).sum() + pickle.length;
-        boolean zip64 = total + (long) plan.size() * 256 > ZIP32_MAX;
+        boolean zip64 = total + (long) plan.size() * 256 > zip64Above;
         for (Object[] p : plan) {
             String name = PREFIX + p[0];
             byte[] inline = (byte[]) p[1];
