@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 
 import dev.ckptdiff.check.ModelSpec;
 import dev.ckptdiff.megatron.MegatronArgs;
+import dev.ckptdiff.io.BadInputException;
 
 /** What a Megatron checkpoint's {@code args} must say about a dense model, from config.json or args. */
 public record ModelFacts(long layers, long hidden, long ffn, long heads, long groups, long headDim, long vocab,
@@ -13,7 +14,7 @@ public record ModelFacts(long layers, long hidden, long ffn, long heads, long gr
     public static ModelFacts of(JsonNode config, String source) {
         ModelSpec s = ModelSpec.of(config, source);
         if (s.moe() != null || s.vision() != null) {
-            throw new dev.ckptdiff.io.BadInputException(source + ": converting " + s.family().id
+            throw new BadInputException(source + ": converting " + s.family().id
                     + " is not supported (dense Llama, Qwen2 and Qwen3 models only)");
         }
         ModelSpec.Text t = s.text();
@@ -32,13 +33,7 @@ public record ModelFacts(long layers, long hidden, long ffn, long heads, long gr
                 a.getLong("kv_channels", hidden / Math.max(1, heads)), vocab,
                 !a.getBool("untie_embeddings_and_output_weights").orElse(false), a.getBool("add_qkv_bias").orElse(false),
                 a.getBool("add_bias_linear").orElse(false), a.getBool("qk_layernorm").orElse(false),
-                number(a, "norm_epsilon", 1e-6), number(a, "rotary_base", 10000.0),
+                a.getDouble("norm_epsilon", 1e-6), a.getDouble("rotary_base", 10000.0),
                 a.getLong("max_position_embeddings", 4096));
-    }
-
-    private static double number(MegatronArgs a, String name, double fallback) {
-        return dev.ckptdiff.pickle.PyValues.find(a.value(), name)
-                .map(v -> v instanceof dev.ckptdiff.pickle.Py.Float(double d) ? d
-                        : v instanceof dev.ckptdiff.pickle.Py.Int(long l) ? (double) l : fallback).orElse(fallback);
     }
 }

@@ -1,6 +1,7 @@
 package dev.ckptdiff.diff;
 
 import dev.ckptdiff.tensor.Tensor;
+import dev.ckptdiff.tensor.Shapes;
 
 /**
  * A rectangle of an HF-shaped tensor, seen as [rows, cols] (cols = product of the trailing dims),
@@ -65,6 +66,6 @@ public record Piece(Tensor src, Source source, long hfRow0, long hfCol0, long ro
     /** The element's multi-index in the source tensor. */
     public String sourceIndex(long row, long col) {
         long flat = (srcRow0 + row - hfRow0) * srcCols() + (srcCol0 + col - hfCol0);
-        return dev.ckptdiff.tensor.Shapes.index(flat, src.shape());
+        return Shapes.index(flat, src.shape());
     }
 }

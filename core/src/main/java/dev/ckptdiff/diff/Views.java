@@ -17,6 +17,7 @@ import dev.ckptdiff.megatron.MegatronArgs;
 import dev.ckptdiff.megatron.MegatronCheckpoint;
 import dev.ckptdiff.megatron.RankShard;
 import dev.ckptdiff.tensor.Tensor;
+import dev.ckptdiff.mapping.Split;
 
 /** Builds {@link ModelView}s: HF folders as they are, Megatron shards merged and renamed to HF names. */
 public final class Views {
@@ -145,7 +146,7 @@ public final class Views {
                     embedding = a;
                 }
             }
-            if (rule.split() == dev.ckptdiff.mapping.Split.REPLICATED) {
+            if (rule.split() == Split.REPLICATED) {
                 for (int r = 1; r < tp; r++) {
                     Assembled ref = Assembled.single(hfNames.getFirst(), Piece.whole(shards.getFirst(), sources.getFirst()));
                     Assembled other = Assembled.single(hfNames.getFirst(), Piece.whole(shards.get(r), sources.get(r)));

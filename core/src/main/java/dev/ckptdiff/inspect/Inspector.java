@@ -25,6 +25,8 @@ import dev.ckptdiff.tensor.TensorDigest;
 import dev.ckptdiff.torch.TorchFile;
 import dev.ckptdiff.torch.TorchStorage;
 import dev.ckptdiff.torch.TorchTensor;
+import dev.ckptdiff.pickle.PyValues;
+import dev.ckptdiff.tensor.Shapes;
 
 /** Builds an {@link Inspection} from headers and pickles only: no tensor data is read. */
 public final class Inspector {
@@ -92,7 +94,7 @@ public final class Inspector {
             facts.put("shards", Integer.toString(m.shards().size()));
             facts.put("layers", Integer.toString(m.numLayers()));
             for (String a : KEY_ARGS) {
-                var v = dev.ckptdiff.pickle.PyValues.find(m.args().value(), a);
+                var v = PyValues.find(m.args().value(), a);
                 v.ifPresent(py -> facts.put("args." + a, TREE.lines(py).getFirst()));
             }
             List<Inspection.TensorRow> rows = new ArrayList<>();
@@ -189,7 +191,7 @@ public final class Inspector {
 
     static String describeDomain(Object o) {
         return switch (o) {
-            case TorchTensor t -> "tensor " + t.dtype() + dev.ckptdiff.tensor.Shapes.toString(t.shape())
+            case TorchTensor t -> "tensor " + t.dtype() + Shapes.toString(t.shape())
                     + " (storage " + t.storage().key() + ")";
             case TorchStorage s -> "storage " + s.key() + " " + s.dtype() + "[" + s.numel() + "]";
             default -> o.toString();

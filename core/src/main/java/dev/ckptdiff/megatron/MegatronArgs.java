@@ -18,6 +18,14 @@ public record MegatronArgs(Py value) {
         return getLong(name).orElse(fallback);
     }
 
+    public double getDouble(String name, double fallback) {
+        return PyValues.find(value, name).map(v -> switch (v) {
+            case Py.Float(double d) -> d;
+            case Py.Int(long l) -> (double) l;
+            default -> fallback;
+        }).orElse(fallback);
+    }
+
     public Optional<Boolean> getBool(String name) {
         return PyValues.find(value, name).flatMap(PyValues::asBool);
     }

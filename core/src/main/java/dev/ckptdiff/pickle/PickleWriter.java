@@ -4,6 +4,7 @@ import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
+import dev.ckptdiff.tensor.Tensor;
 
 /**
  * Writes a protocol-2 pickle of plain values, in the shapes torch.save produces. Only what torch's
@@ -141,7 +142,7 @@ public final class PickleWriter {
         op('t');
         op('Q'); // BINPERSID
         integer(0);
-        long[] stride = dev.ckptdiff.tensor.Tensor.rowMajorStrides(t.shape());
+        long[] stride = Tensor.rowMajorStrides(t.shape());
         tuple(java.util.Arrays.stream(t.shape()).boxed().toList());
         tuple(java.util.Arrays.stream(stride).boxed().toList());
         op(0x89);
