@@ -11,7 +11,6 @@ import java.util.zip.CRC32;
 import dev.ckptdiff.io.MappedFile;
 import dev.ckptdiff.io.OutputFile;
 import dev.ckptdiff.io.Sink;
-import dev.ckptdiff.pickle.PickleWriter;
 
 /**
  * Writes a file in torch.save's zip layout: every entry stored (mmap-safe), tensor data aligned to

@@ -10,7 +10,6 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 import dev.ckptdiff.Fixtures;
-import dev.ckptdiff.io.MappedFile;
 import dev.ckptdiff.tensor.DType;
 
 /** The vector engine must count, locate and measure exactly as the scalar reference does. */

@@ -23,7 +23,6 @@ import dev.ckptdiff.diff.TensorResult;
 import dev.ckptdiff.diff.Tolerance;
 import dev.ckptdiff.diff.VectorEngine;
 import dev.ckptdiff.io.BadInputException;
-import dev.ckptdiff.io.MappedFile;
 import dev.ckptdiff.tensor.DType;
 
 /** The torch engine must report what the vector engine reports, on every fixture and on edge values. */
