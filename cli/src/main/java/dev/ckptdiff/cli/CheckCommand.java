@@ -24,7 +24,7 @@ import dev.ckptdiff.check.Section;
 import dev.ckptdiff.check.Severity;
 import dev.ckptdiff.io.BadInputException;
 
-@Command(name = "check", mixinStandardHelpOptions = true,
+@Command(name = "check", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
         description = {"Check a model against its config and against a parallel layout, before training.",
                 "Reads headers and pickles only.",
                 "",

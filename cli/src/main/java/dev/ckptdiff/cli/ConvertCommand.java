@@ -21,7 +21,7 @@ import dev.ckptdiff.diff.Verdict;
 import dev.ckptdiff.io.BadInputException;
 import dev.ckptdiff.tensor.DType;
 
-@Command(name = "convert", mixinStandardHelpOptions = true,
+@Command(name = "convert", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
         subcommands = {ConvertCommand.ToHf.class, ConvertCommand.ToMegatron.class, ConvertCommand.Reshard.class},
         description = {"Convert between HF and Megatron, or change a Megatron checkpoint's layout.",
                 "Outputs are written to a temporary folder, read back and compared with the source, and only",

@@ -38,10 +38,11 @@ import dev.ckptdiff.io.BadInputException;
 import dev.ckptdiff.tensor.Shapes;
 
 @Command(name = "ckpt-diff", mixinStandardHelpOptions = true, versionProvider = DiffCommand.Version.class,
+        usageHelpAutoWidth = true,
         description = {"Compare the HF and Megatron copies of a checkpoint, tensor by tensor, down to the shard and element.",
                 "",
-                "  ckpt-diff checkpoints/global_step_10        every role's HF copy against its Megatron copy",
-                "  ckpt-diff A B                               two copies: HF or Megatron folders, or step folders",
+                "  ckpt-diff checkpoints/global_step_10   each role's HF copy vs its Megatron copy",
+                "  ckpt-diff A B                          two copies: HF, Megatron or step folders",
                 "",
                 "Exit codes: 0 identical or within tolerance, 1 differences found, 2 bad input or usage."})
 final class DiffCommand implements Callable<Integer> {

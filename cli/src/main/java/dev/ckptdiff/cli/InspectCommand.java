@@ -21,7 +21,7 @@ import dev.ckptdiff.inspect.Inspection;
 import dev.ckptdiff.inspect.Inspector;
 import dev.ckptdiff.tensor.Shapes;
 
-@Command(name = "inspect", mixinStandardHelpOptions = true,
+@Command(name = "inspect", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
         description = {"Show what a checkpoint holds: layout, args that matter, every tensor (name, dtype, shape,"
                 + " size, file or rank).", "Reads headers and pickles only, never tensor data.",
                 "PATH: a .safetensors or .pt file, an HF folder, a Megatron iter_* folder (or its parent),"
