@@ -41,8 +41,8 @@ import dev.ckptdiff.tensor.Shapes;
         usageHelpAutoWidth = true,
         description = {"Compare the HF and Megatron copies of a checkpoint, tensor by tensor, down to the shard and element.",
                 "",
-                "  ckpt-diff checkpoints/global_step_10   each role's HF copy vs its Megatron copy",
-                "  ckpt-diff A B                          two copies: HF, Megatron or step folders",
+                "  ckpt-diff STEP_DIR   each role's HF copy against its Megatron copy",
+                "  ckpt-diff A B        two copies: HF, Megatron or step folders",
                 "",
                 "Exit codes: 0 identical or within tolerance, 1 differences found, 2 bad input or usage."})
 final class DiffCommand implements Callable<Integer> {
