@@ -56,18 +56,14 @@ public final class HfCheck {
 
         List<String> missing = new ArrayList<>();
         List<String> unexpected = new ArrayList<>();
-        Map<String, List<String>> shapeProblems = new LinkedHashMap<>(); // message -> tensors
         for (ExpectedTensors.Expected e : expected.values()) {
             Tensor a = actual.get(e.name());
             if (a == null) {
                 missing.add(e.name());
             } else if (!java.util.Arrays.equals(a.shape(), e.shape())) {
-                shapeProblems.computeIfAbsent(shapeMessage(e, a.shape()), k -> new ArrayList<>()).add(e.name());
+                s.findings().add(Finding.error(e.name(), shapeMessage(e, a.shape())));
             }
         }
-        shapeProblems.forEach((message, names) -> s.findings().add(Finding.error(names.size() == 1 ? names.getFirst()
-                : names.getFirst().replaceAll("\\.\\d+\\.", ".N."), message + (names.size() == 1 ? ""
-                : " (" + names.size() + " tensors: " + list(names) + ")"))));
         for (String name : actual.keySet()) {
             if (!expected.containsKey(name)) {
                 unexpected.add(name);
@@ -103,7 +99,7 @@ public final class HfCheck {
             s.findings().add(Finding.warning("dtype", "config.json says " + spec.configDtype() + " but most weights are "
                     + majority + ": loaders that trust torch_dtype will convert"));
         }
-        return s;
+        return s.coalesced();
     }
 
     static String shapeMessage(ExpectedTensors.Expected e, long[] actual) {
@@ -179,15 +175,10 @@ public final class HfCheck {
         return out;
     }
 
+    /** One finding per tensor; {@link Section#coalesced()} merges those that differ only in numbers. */
     private static void reportMissing(Section s, List<String> missing, ModelSpec spec) {
-        for (Map.Entry<String, List<String>> g : byPattern(missing).entrySet()) {
-            List<String> names = g.getValue();
-            String cause = causeOfMissing(g.getKey(), spec);
-            if (names.size() == 1) {
-                s.findings().add(Finding.error(names.getFirst(), "missing" + cause));
-            } else {
-                s.findings().add(Finding.error(g.getKey(), "missing in " + names.size() + " places (" + list(names) + ")" + cause));
-            }
+        for (String name : missing) {
+            s.findings().add(Finding.error(name, "missing" + causeOfMissing(name.replaceAll("(?<=\\.)\\d+(?=\\.)", "N"), spec)));
         }
     }
 

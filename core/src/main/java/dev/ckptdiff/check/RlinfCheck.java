@@ -109,32 +109,30 @@ public final class RlinfCheck {
         return b ? "True" : "False";
     }
 
-    /** A value, or null with an ERROR finding when its interpolation cannot be resolved. */
-    private static String safe(Section s, RlinfConfig c, String key) {
+    /**
+     * A value read with {@code read}, or null when the key is unresolvable or malformed: that becomes
+     * an ERROR finding on the key, so that one bad setting does not hide the other rules.
+     */
+    private static <T> T read(Section s, String key, java.util.function.Function<String, T> read) {
         try {
-            return c.text(key);
+            return read.apply(key);
         } catch (BadInputException e) {
             s.findings().add(Finding.error(key, e.getMessage().substring(e.getMessage().indexOf(": ") + 2)));
             return null;
         }
+    }
+
+    private static String safe(Section s, RlinfConfig c, String key) {
+        return read(s, key, c::text);
     }
 
     private static Boolean safeBool(Section s, RlinfConfig c, String key) {
-        try {
-            return c.bool(key);
-        } catch (BadInputException e) {
-            s.findings().add(Finding.error(key, e.getMessage().substring(e.getMessage().indexOf(": ") + 2)));
-            return null;
-        }
+        return read(s, key, c::bool);
     }
 
+    /** A parallel size; absent or unreadable means 1 (not split). */
     private static int intOr(Section s, RlinfConfig c, String key) {
-        try {
-            Integer v = c.integer(key);
-            return v == null ? 1 : v;
-        } catch (BadInputException e) {
-            s.findings().add(Finding.error(key, e.getMessage().substring(e.getMessage().indexOf(": ") + 2)));
-            return 1;
-        }
+        Integer v = read(s, key, c::integer);
+        return v == null ? 1 : v;
     }
 }
