@@ -57,6 +57,7 @@ public final class ScalarEngine implements ComputeEngine {
             if (!same) {
                 s.nonFiniteMismatch++;
             }
+            s.skipped++;
             return;
         }
         double d = Math.abs(a - b);

@@ -14,6 +14,7 @@ public final class Stats {
     public long infA;
     public long infB;
     public long nonFiniteMismatch; // pairs where a non-finite value is not matched bit for bit
+    public long skipped;           // pairs left out of the sums: either value NaN or infinite
     public double sumAbs;
     public double sumSq;
     public double sumSqA;
@@ -58,6 +59,7 @@ public final class Stats {
         infA += o.infA;
         infB += o.infB;
         nonFiniteMismatch += o.nonFiniteMismatch;
+        skipped += o.skipped;
         normsSkipped += o.normsSkipped;
         sumAbs += o.sumAbs;
         sumSq += o.sumSq;
@@ -76,12 +78,8 @@ public final class Stats {
     }
 
     public double meanAbs() {
-        long finite = count - finitePairsExcluded();
+        long finite = count - skipped;
         return finite == 0 ? 0 : sumAbs / finite;
-    }
-
-    long finitePairsExcluded() {
-        return Math.min(count, nonFinite());
     }
 
     /** ||a - b|| / ||b|| over finite pairs; 0 when both are zero. */

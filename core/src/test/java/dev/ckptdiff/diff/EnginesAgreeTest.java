@@ -25,6 +25,7 @@ class EnginesAgreeTest {
         assertEquals(r.maxAbs, v.maxAbs, 0.0, what + " maxAbs");
         assertEquals(r.maxIndex, v.maxIndex, what + " maxIndex");
         assertEquals(r.firstDiff, v.firstDiff, what + " firstDiff");
+        assertEquals(r.skipped, v.skipped, what + " skipped");
         assertEquals(r.relL2(), v.relL2(), 1e-5 * Math.max(r.relL2(), 1e-30), what + " relL2");
         assertEquals(r.oneMinusCosine(), v.oneMinusCosine(), 1e-4 * Math.max(r.oneMinusCosine(), 1e-12), what + " 1-cos");
         if (v.normsSkipped > 0) { // the byte screen settled it: only for runs equal bit for bit
@@ -55,6 +56,27 @@ class EnginesAgreeTest {
         }
     }
 
+
+    /** A pair NaN on both sides is one pair left out of the mean, not two. */
+    @Test
+    void meanCountsEachSkippedPairOnce() {
+        try (Arena arena = Arena.ofConfined()) {
+            int n = 64;
+            MemorySegment a = arena.allocate(4L * n);
+            MemorySegment b = arena.allocate(4L * n);
+            for (int i = 0; i < n; i++) {
+                DType.F32.write(a, 4L * i, i == 3 ? Float.NaN : 1.0f);
+                DType.F32.write(b, 4L * i, i == 3 ? Float.NaN : i == 9 ? Float.POSITIVE_INFINITY : 0.5f);
+            }
+            Run run = new Run(a, 0, DType.F32, b, 0, DType.F32, n, 0);
+            for (ComputeEngine e : List.of(ScalarEngine.INSTANCE, new VectorEngine())) {
+                Stats s = new Stats();
+                e.compare(run, Tolerance.DEFAULT, s, true);
+                assertEquals(2, s.skipped, e.name());
+                assertEquals(0.5, s.meanAbs(), 0.0, e.name() + ": 62 finite pairs, each 0.5 apart");
+            }
+        }
+    }
 
     @Test
     void onEdgeValuesOfEveryDecodedType() {

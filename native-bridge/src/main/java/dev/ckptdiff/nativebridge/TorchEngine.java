@@ -112,6 +112,7 @@ public final class TorchEngine implements ComputeEngine {
             s.infA += count(infA.logicalAnd(nanA.logicalNot()));
             s.infB += count(infB.logicalAnd(nanB.logicalNot()));
             s.nonFiniteMismatch += nonFiniteMismatch;
+            s.skipped += count(finite.logicalNot());
             s.sumAbs += d64.sum().getDouble();
             s.sumSq += d64.mul(d64).sum().getDouble();
             s.sumSqA += a64.mul(a64).sum().getDouble();

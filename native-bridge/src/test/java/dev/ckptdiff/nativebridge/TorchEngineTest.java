@@ -49,6 +49,7 @@ class TorchEngineTest {
         assertEquals(r.maxAbs, t.maxAbs, 0.0, what + " maxAbs");
         assertEquals(r.maxIndex, t.maxIndex, what + " maxIndex");
         assertEquals(r.firstDiff, t.firstDiff, what + " firstDiff");
+        assertEquals(r.skipped, t.skipped, what + " skipped");
         assertEquals(r.relL2(), t.relL2(), 1e-6 + 1e-5 * r.relL2(), what + " relL2");
         assertEquals(r.cosine(), t.cosine(), 1e-6, what + " cosine");
     }
