@@ -77,12 +77,12 @@ final class CheckCommand implements Callable<Integer> {
             out.println(InspectCommand.Json.MAPPER.writeValueAsString(toJson(sections, errors, warnings)));
         } else {
             for (Section s : sections) {
-                out.println(s.title() + ": " + s.path());
+                out.println(s.title() + ": " + Text.safe(String.valueOf(s.path())));
                 List<String[]> facts = new ArrayList<>();
                 s.facts().forEach((k, v) -> facts.add(new String[]{"  " + k, v}));
-                Text.table(facts).forEach(out::println);
+                Text.table(facts).forEach(l -> out.println(Text.safe(l)));
                 for (Finding f : s.findings()) {
-                    out.println("  " + f.severity().name().toLowerCase(java.util.Locale.ROOT) + ": " + f.subject() + ": " + f.message());
+                    out.println("  " + f.severity().name().toLowerCase(java.util.Locale.ROOT) + ": " + Text.safe(f.subject()) + ": " + Text.safe(f.message()));
                 }
                 if (s.findings().stream().noneMatch(f -> f.severity() != Severity.INFO)) {
                     out.println("  ok");

@@ -51,14 +51,14 @@ final class ConvertCommand implements Runnable {
         static int report(PrintWriter out, String what, Convert.Result r) {
             out.printf(Locale.ROOT, "%s: %d file(s), %s in %.2f s -> %s%n", what, r.files().size(), Text.bytes(r.bytes()),
                     r.seconds(), r.out());
-            r.notes().forEach(n -> out.println("  note: " + n));
+            r.notes().forEach(n -> out.println("  note: " + Text.safe(n)));
             var c = r.verify();
             out.printf(Locale.ROOT, "  verified against the source: %d identical, %d within tolerance, %d finding(s)%n",
                     c.count(Verdict.IDENTICAL), c.count(Verdict.WITHIN_TOLERANCE), c.findings());
             c.outcome().tensors().stream().filter(t -> t.verdict().isFinding()).limit(10)
-                    .forEach(t -> out.println("  " + t.name() + ": " + t.verdict().label()));
+                    .forEach(t -> out.println("  " + Text.safe(t.name()) + ": " + t.verdict().label()));
             c.outcome().checks().stream().filter(t -> t.verdict().isFinding()).limit(10)
-                    .forEach(t -> out.println("  " + t.name() + ": " + t.verdict().label()));
+                    .forEach(t -> out.println("  " + Text.safe(t.name()) + ": " + t.verdict().label()));
             return r.verified() ? 0 : Main.FINDINGS;
         }
     }

@@ -35,6 +35,7 @@ import dev.ckptdiff.diff.Tolerance;
 import dev.ckptdiff.diff.VectorEngine;
 import dev.ckptdiff.diff.Verdict;
 import dev.ckptdiff.io.BadInputException;
+import dev.ckptdiff.locate.RunRoot;
 import dev.ckptdiff.tensor.Shapes;
 
 @Command(name = "ckpt-diff", mixinStandardHelpOptions = true, versionProvider = DiffCommand.Version.class,
@@ -96,6 +97,9 @@ final class DiffCommand implements Callable<Integer> {
         }
     }
 
+    @Option(names = "--latest", description = "With a run's checkpoint root (global_step_* folders): only the newest step.")
+    boolean latest;
+
     @Override
     public Integer call() throws IOException {
         if (paths == null || paths.isEmpty()) {
@@ -109,12 +113,44 @@ final class DiffCommand implements Callable<Integer> {
             throw new BadInputException("--threads must be at least 1");
         }
         Tolerance tol = new Tolerance(atol, rtol);
+        if (paths.size() == 1) {
+            List<RunRoot.Step> steps = RunRoot.steps(paths.getFirst());
+            if (!steps.isEmpty()) {
+                return compareSteps(steps, tol, nThreads);
+            }
+        }
+        if (latest) {
+            throw new BadInputException("--latest takes a run's checkpoint root, a folder holding global_step_* folders");
+        }
+        long t0 = System.nanoTime();
+        DiffReport report = compare(paths, tol, nThreads);
         PrintWriter out = spec.commandLine().getOut();
         boolean jsonToStdout = json != null && json.toString().equals("-");
+        if (json != null) {
+            emitJson(ReportJson.of(report));
+        }
+        if (!jsonToStdout) {
+            Ansi ansi = ansi();
+            SafeWriter.allowColour(out, ansi.enabled());
+            new TextReport(out, ansi, all).print(report);
+        }
+        if (timings) {
+            PrintWriter err = spec.commandLine().getErr();
+            err.printf(Locale.ROOT, "timings: main to command %.3f s (JVM uptime at main %d ms)%n", (t0 - Main.START) / 1e9, java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime() - (System.nanoTime() - Main.START) / 1_000_000);
+            for (Comparison c : report.comparisons()) {
+                c.timings().phases().forEach((k, v) -> err.printf(Locale.ROOT, "timings: %-26s %.3f s%n", k, v));
+            }
+            err.printf(Locale.ROOT, "timings: total in main %.3f s%n", (System.nanoTime() - t0) / 1e9);
+        }
+        return report.exitCode();
+    }
+
+    /** Opens, maps and compares every pair the paths name. */
+    private DiffReport compare(List<Path> inputs, Tolerance tol, int nThreads) {
         long t0 = System.nanoTime();
         List<DiffJob.Prepared> prepared = new ArrayList<>();
         try {
-            for (DiffJob.Pair p : DiffJob.pairs(paths)) {
+            for (DiffJob.Pair p : DiffJob.pairs(inputs)) {
                 prepared.add(DiffJob.prepare(p));
             }
         } catch (RuntimeException e) {
@@ -122,7 +158,7 @@ final class DiffCommand implements Callable<Integer> {
             throw e;
         }
         List<Comparison> comparisons = new ArrayList<>();
-        try (ComputeEngine eng = engine(); Progress progress = new Progress(spec.commandLine().getErr(), !noProgress)) {
+        try (ComputeEngine eng = engine(); Progress progress = new Progress(SafeWriter.raw(spec.commandLine().getErr()), !noProgress)) {
             Differ differ = new Differ(eng, new Differ.Options(tol, strictDtype, nThreads), progress);
             for (DiffJob.Prepared p : prepared) {
                 comparisons.add(DiffJob.compare(p, differ, progress::addTotal));
@@ -130,28 +166,116 @@ final class DiffCommand implements Callable<Integer> {
         } finally {
             prepared.forEach(DiffJob.Prepared::close); // no-op for those compared; frees the rest on error
         }
-        DiffReport report = new DiffReport(paths.stream().map(Path::toString).toList(), engine, tol, nThreads,
+        return new DiffReport(inputs.stream().map(Path::toString).toList(), engine, tol, nThreads,
                 comparisons, (System.nanoTime() - t0) / 1e9);
-        if (json != null) {
-            String text = InspectCommand.Json.MAPPER.writeValueAsString(ReportJson.of(report));
-            if (jsonToStdout) {
-                out.println(text);
+    }
+
+    /** What became of one step of a run's checkpoint root. */
+    private record StepOutcome(RunRoot.Step step, String status, int exit, DiffReport report, String problem) {
+    }
+
+    /**
+     * A run's checkpoint root: every step's copies verified, newest first, one line a step as it is done, then the
+     * findings of the steps that differ. A step still being written is reported as incomplete and not read; a step
+     * that cannot be read is an error; the exit code is the worst of all steps.
+     */
+    private int compareSteps(List<RunRoot.Step> steps, Tolerance tol, int nThreads) throws IOException {
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        boolean jsonToStdout = json != null && json.toString().equals("-");
+        PrintWriter lines = jsonToStdout ? err : out;
+        Ansi ansi = ansi();
+        SafeWriter.allowColour(out, ansi.enabled() && !jsonToStdout);
+        TextReport text = new TextReport(out, jsonToStdout ? Ansi.OFF : ansi, all);
+        List<RunRoot.Step> chosen = latest ? steps.subList(0, 1) : steps;
+        lines.println("Run " + Text.safe(paths.getFirst().toString()) + ": " + steps.size() + " step(s)"
+                + (latest ? ", newest only" : ", newest first"));
+        List<StepOutcome> outcomes = new ArrayList<>();
+        int width = chosen.stream().mapToInt(st -> st.name().length()).max().orElse(0);
+        for (RunRoot.Step st : chosen) {
+            StepOutcome o;
+            var incomplete = RunRoot.incomplete(st.dir());
+            if (incomplete.isPresent()) {
+                o = new StepOutcome(st, "INCOMPLETE", DiffReport.FINDINGS, null, incomplete.get());
             } else {
-                writeAtomically(json, text);
+                try {
+                    DiffReport r = compare(List.of(st.dir()), tol, nThreads);
+                    o = new StepOutcome(st, r.exitCode() == 0 ? "SAME" : "DIFFERENT", r.exitCode(), r, null);
+                } catch (BadInputException e) {
+                    o = new StepOutcome(st, "ERROR", DiffReport.BAD_INPUT, null, e.getMessage());
+                }
             }
+            outcomes.add(o);
+            String status = switch (o.status()) {
+                case "SAME" -> text.c("bold,green", o.status());
+                case "INCOMPLETE" -> text.c("bold,yellow", o.status());
+                default -> text.c("bold,red", o.status());
+            };
+            lines.println("  " + st.name() + " ".repeat(width - st.name().length() + 2) + status
+                    + " ".repeat(12 - o.status().length()) + Text.safe(o.report() != null ? stepSummary(o.report()) : o.problem()));
+            lines.flush();
         }
+        int exit = outcomes.stream().mapToInt(StepOutcome::exit).max().orElse(0);
         if (!jsonToStdout) {
-            new TextReport(out, ansi(), all).print(report);
-        }
-        if (timings) {
-            PrintWriter err = spec.commandLine().getErr();
-            err.printf(Locale.ROOT, "timings: main to command %.3f s (JVM uptime at main %d ms)%n", (t0 - Main.START) / 1e9, java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime() - (System.nanoTime() - Main.START) / 1_000_000);
-            for (Comparison c : comparisons) {
-                c.timings().phases().forEach((k, v) -> err.printf(Locale.ROOT, "timings: %-26s %.3f s%n", k, v));
+            for (StepOutcome o : outcomes) {
+                if (o.report() != null && o.exit() != 0) {
+                    out.println();
+                    out.println(text.c("bold", "== " + o.step().name() + " =="));
+                    text.print(o.report());
+                }
             }
-            err.printf(Locale.ROOT, "timings: total in main %.3f s%n", (System.nanoTime() - t0) / 1e9);
+            long differ = outcomes.stream().filter(o -> o.status().equals("DIFFERENT")).count();
+            long incomplete = outcomes.stream().filter(o -> o.status().equals("INCOMPLETE")).count();
+            long errors = outcomes.stream().filter(o -> o.status().equals("ERROR")).count();
+            out.println();
+            out.printf(Locale.ROOT, "%s: %d step(s) checked: %d same, %d different, %d incomplete, %d unreadable%n",
+                    exit == 0 ? text.c("bold,green", "SAME") : text.c("bold,red", exit == 1 && differ == 0 ? "NOT VERIFIED" : "DIFFERENT"),
+                    outcomes.size(), outcomes.size() - differ - incomplete - errors, differ, incomplete, errors);
         }
-        return report.exitCode();
+        if (json != null) {
+            var root = InspectCommand.Json.MAPPER.createObjectNode();
+            root.put("schema_version", ReportJson.SCHEMA_VERSION);
+            root.put("run", paths.getFirst().toString());
+            var arr = root.putArray("steps");
+            for (StepOutcome o : outcomes) {
+                var n = arr.addObject();
+                n.put("step", o.step().number());
+                n.put("path", o.step().dir().toString());
+                n.put("status", o.status().toLowerCase(Locale.ROOT));
+                n.put("exit_code", o.exit());
+                if (o.problem() != null) {
+                    n.put("problem", o.problem());
+                }
+                if (o.report() != null) {
+                    n.set("report", ReportJson.of(o.report()));
+                }
+            }
+            root.put("exit_code", exit);
+            emitJson(root);
+        }
+        return exit;
+    }
+
+    /** "actor: 39 tensors: 9 identical, 30 within tolerance" for each comparison of a step. */
+    private static String stepSummary(DiffReport r) {
+        StringBuilder sb = new StringBuilder();
+        for (Comparison c : r.comparisons()) {
+            sb.append(sb.isEmpty() ? "" : "; ").append(c.labelB()).append(" vs ").append(c.labelA()).append(": ")
+                    .append(c.outcome().tensors().size()).append(" tensors: ").append(TextReport.verdictCounts(c, v -> v.label()));
+            if (c.dtypesDiffer()) {
+                sb.append(" (dtypes differ)");
+            }
+        }
+        return sb.toString();
+    }
+
+    private void emitJson(com.fasterxml.jackson.databind.JsonNode node) throws IOException {
+        String textJson = InspectCommand.Json.MAPPER.writeValueAsString(node);
+        if (json.toString().equals("-")) {
+            spec.commandLine().getOut().println(textJson);
+        } else {
+            writeAtomically(json, textJson);
+        }
     }
 
     private Ansi ansi() {
@@ -208,7 +332,19 @@ final class DiffCommand implements Callable<Integer> {
             this.all = all;
         }
 
-        private String c(String style, String text) {
+        /** "9 identical, 30 within tolerance": how many tensors got each verdict, in verdict order. */
+        static String verdictCounts(Comparison cmp, java.util.function.Function<Verdict, String> label) {
+            StringBuilder sb = new StringBuilder();
+            for (Verdict v : Verdict.values()) {
+                long n = cmp.count(v);
+                if (n > 0) {
+                    sb.append(sb.isEmpty() ? "" : ", ").append(n).append(' ').append(label.apply(v));
+                }
+            }
+            return sb.toString();
+        }
+
+        String c(String style, String text) {
             return ansi.string("@|" + style + " " + text.replace("|@", "| @") + "|@");
         }
 
@@ -223,20 +359,13 @@ final class DiffCommand implements Callable<Integer> {
 
         private void comparison(Comparison cmp) {
             List<TensorResult> ts = cmp.outcome().tensors();
-            out.println("A: " + cmp.labelA() + "  " + cmp.pathA());
-            out.println("B: " + cmp.labelB() + "  " + cmp.pathB());
-            cmp.notes().forEach(n -> out.println("   " + n));
-            Map<Verdict, Long> counts = new LinkedHashMap<>();
-            for (Verdict v : Verdict.values()) {
-                long n = cmp.count(v);
-                if (n > 0) {
-                    counts.put(v, n);
-                }
-            }
-            StringBuilder sb = new StringBuilder();
-            counts.forEach((v, n) -> sb.append(sb.isEmpty() ? "" : ", ").append(n).append(' ').append(styled(v)));
-            out.printf(Locale.ROOT, "%s%s tensors: %s; %s compared%n", cmp.architecture().isEmpty() ? "" : cmp.architecture() + ", ",
-                    ts.size(), sb, Text.bytes(cmp.outcome().bytesCompared()));
+            out.println("A: " + Text.safe(cmp.labelA()) + "  " + Text.safe(String.valueOf(cmp.pathA())));
+            out.println("B: " + Text.safe(cmp.labelB()) + "  " + Text.safe(String.valueOf(cmp.pathB())));
+            cmp.notes().forEach(n -> out.println("   " + Text.safe(n)));
+            out.printf(Locale.ROOT, "%s%s tensors: %s; %s compared%n", cmp.architecture().isEmpty() ? "" : Text.safe(cmp.architecture()) + ", ",
+                    ts.size(), verdictCounts(cmp, this::styled), Text.bytes(cmp.outcome().bytesCompared()));
+            out.println("dtypes: A " + dtypeCounts(cmp.dtypesA()) + ", B " + dtypeCounts(cmp.dtypesB())
+                    + (cmp.dtypesDiffer() ? c("bold,yellow", ": the copies store different dtypes; values compared as float32") : ""));
             List<TensorResult> bad = new ArrayList<>(ts.stream().filter(t -> t.verdict().isFinding()).toList());
             bad.sort(Comparator.comparing((TensorResult t) -> t.verdict()).reversed()
                     .thenComparing(t -> -t.stats().maxAbs));
@@ -258,6 +387,12 @@ final class DiffCommand implements Callable<Integer> {
             out.println();
         }
 
+        private static String dtypeCounts(Map<String, Long> m) {
+            StringBuilder sb = new StringBuilder();
+            m.forEach((d, n) -> sb.append(sb.isEmpty() ? "" : " + ").append(Text.safe(d)).append(" (").append(n).append(')'));
+            return sb.isEmpty() ? "none" : sb.toString();
+        }
+
         private String styled(Verdict v) {
             return switch (v) {
                 case IDENTICAL -> c("green", v.label());
@@ -268,7 +403,7 @@ final class DiffCommand implements Callable<Integer> {
 
         private void finding(TensorResult t) {
             var s = t.stats();
-            StringBuilder line = new StringBuilder("  " + c("bold", t.name()) + "  " + styled(t.verdict()));
+            StringBuilder line = new StringBuilder("  " + c("bold", Text.safe(t.name())) + "  " + styled(t.verdict()));
             if (t.verdict() == Verdict.SHAPE_MISMATCH || t.verdict() == Verdict.DTYPE_MISMATCH) {
                 line.append("  A ").append(t.dtypeA()).append(Shapes.toString(t.shapeA())).append("  B ")
                         .append(t.dtypeB()).append(Shapes.toString(t.shapeB()));
@@ -290,7 +425,7 @@ final class DiffCommand implements Callable<Integer> {
                     break;
                 }
                 TensorResult.Element e = w.max() != null ? w.max() : w.first();
-                out.printf(Locale.ROOT, "      %d differ in A %s / B %s%s%n", w.differing(), w.a().describe(), w.b().describe(),
+                out.printf(Locale.ROOT, "      %d differ in A %s / B %s%s%n", w.differing(), Text.safe(w.a().describe()), Text.safe(w.b().describe()),
                         w.nonFinite() > 0 ? " (" + w.nonFinite() + " non-finite)" : "");
                 if (e != null) {
                     out.printf(Locale.ROOT, "        %s element %s: A%s = %s, B%s = %s%n", w.max() != null ? "worst" : "first",
@@ -302,7 +437,7 @@ final class DiffCommand implements Callable<Integer> {
                             fmt(f.a()), f.indexB(), fmt(f.b()));
                 }
             }
-            t.notes().forEach(n -> out.println("      note: " + n));
+            t.notes().forEach(n -> out.println("      note: " + Text.safe(n)));
         }
 
         private static String fmt(double v) {
@@ -320,7 +455,7 @@ final class DiffCommand implements Callable<Integer> {
                 for (List<TensorResult> group : byLayer.values()) {
                     for (TensorResult t : group) {
                         var s = t.stats();
-                        rows.add(new String[]{t.name(), t.verdict().label(), t.dtypeA() + "/" + t.dtypeB(),
+                        rows.add(new String[]{Text.safe(t.name()), t.verdict().label(), t.dtypeA() + "/" + t.dtypeB(),
                                 Shapes.toString(t.shapeA() != null ? t.shapeA() : t.shapeB()),
                                 s.count == 0 ? "-" : String.format(Locale.ROOT, "%.3g", Math.max(0, s.maxAbs)),
                                 s.count == 0 ? "-" : String.format(Locale.ROOT, "%.3g", s.relL2()),
@@ -337,7 +472,7 @@ final class DiffCommand implements Callable<Integer> {
                     StringBuilder sb = new StringBuilder();
                     names.forEach((v, n) -> sb.append(sb.isEmpty() ? "" : "; ").append(n.size()).append(' ').append(v.label())
                             .append(v.isFinding() ? ": " + String.join(", ", n) : ""));
-                    rows.add(new String[]{e.getKey(), Integer.toString(e.getValue().size()), sb.toString()});
+                    rows.add(new String[]{Text.safe(e.getKey()), Integer.toString(e.getValue().size()), Text.safe(sb.toString())});
                 }
             }
             Text.table(rows).forEach(l -> out.println("  " + l));

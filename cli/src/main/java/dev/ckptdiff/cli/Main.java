@@ -21,6 +21,7 @@ public final class Main {
     }
 
     public static void main(String[] args) {
+        LauncherStderr.restore();
         System.exit(run(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args));
     }
 
@@ -38,6 +39,8 @@ public final class Main {
     }
 
     public static int run(PrintWriter out, PrintWriter err, String... args) {
+        out = SafeWriter.wrap(out);
+        err = SafeWriter.wrap(err);
         CommandLine cl = new CommandLine(new DiffCommand());
         boolean help = args.length == 0 || Arrays.stream(args).anyMatch(a -> a.equals("-h") || a.equals("--help")
                 || a.equals("help"));
@@ -52,7 +55,7 @@ public final class Main {
             if (ex instanceof CommandLine.ParameterException pe) {
                 return cl.getParameterExceptionHandler().handleParseException(pe, args);
             }
-            line.getErr().println("ckpt-diff: " + oneLine(ex));
+            line.getErr().println("ckpt-diff: " + Text.safe(oneLine(ex)));
             if (Boolean.getBoolean("ckptdiff.debug")) {
                 ex.printStackTrace(line.getErr());
             }
@@ -60,7 +63,7 @@ public final class Main {
         });
         cl.setParameterExceptionHandler((ex, a) -> {
             CommandLine c = ex.getCommandLine();
-            c.getErr().println("ckpt-diff: " + ex.getMessage());
+            c.getErr().println("ckpt-diff: " + Text.safe(ex.getMessage()));
             c.getErr().println("Try '" + c.getCommandSpec().qualifiedName() + " --help' for more information.");
             return BAD_INPUT;
         });

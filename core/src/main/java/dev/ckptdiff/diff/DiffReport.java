@@ -6,11 +6,14 @@ import java.util.List;
 public record DiffReport(List<String> inputs, String engine, Tolerance tolerance, int threads,
                          List<Comparison> comparisons, double seconds) {
 
+    public static final int FINDINGS = 1;
+    public static final int BAD_INPUT = 2;
+
     public long findings() {
         return comparisons.stream().mapToLong(Comparison::findings).sum();
     }
 
     public int exitCode() {
-        return findings() > 0 ? 1 : 0;
+        return findings() > 0 ? FINDINGS : 0;
     }
 }

@@ -37,6 +37,10 @@ public final class ReportJson {
             o.put("b", c.labelB());
             o.put("b_path", c.pathB().toString());
             o.put("architecture", c.architecture());
+            ObjectNode dtypes = o.putObject("dtypes");
+            c.dtypesA().forEach(dtypes.putObject("a")::put);
+            c.dtypesB().forEach(dtypes.putObject("b")::put);
+            dtypes.put("differ", c.dtypesDiffer());
             o.put("bytes_compared", c.outcome().bytesCompared());
             ObjectNode counts = o.putObject("counts");
             for (Verdict v : Verdict.values()) {
