@@ -9,6 +9,7 @@ import java.util.function.Supplier;
 import picocli.CommandLine;
 
 import dev.ckptdiff.io.BadInputException;
+import dev.ckptdiff.io.MappedFile;
 
 /** Entry point: exit 0 clean, 1 findings, 2 bad input or usage. */
 public final class Main {
@@ -69,6 +70,12 @@ public final class Main {
         });
         try {
             return cl.execute(args);
+        } catch (InternalError e) {
+            if (!MappedFile.isFault(e)) {
+                throw e;
+            }
+            err.println("ckpt-diff: " + Text.safe(MappedFile.fault(e).getMessage()));
+            return BAD_INPUT;
         } catch (OutOfMemoryError e) {
             err.println("ckpt-diff: out of memory (" + e.getMessage() + "); this is a bug: memory use should not grow"
                     + " with the model");
@@ -77,6 +84,15 @@ public final class Main {
     }
 
     static String oneLine(Throwable ex) {
+        for (Throwable c = ex; c != null; c = c.getCause()) {
+            if (MappedFile.isFault(c)) {
+                return MappedFile.fault(c).getMessage();
+            }
+            if (c instanceof BadInputException && c != ex && (ex instanceof java.util.concurrent.CompletionException
+                    || ex instanceof java.util.concurrent.ExecutionException)) {
+                return c.getMessage();
+            }
+        }
         if (ex instanceof BadInputException) {
             return ex.getMessage();
         }

@@ -9,6 +9,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.LongConsumer;
 
+import dev.ckptdiff.io.MappedFile;
 import dev.ckptdiff.tensor.DType;
 import dev.ckptdiff.tensor.Shapes;
 
@@ -214,6 +215,12 @@ public final class Differ {
                     jobs.get(t.job()).pairs().get(t.pair()).execute(t.from(), t.to(), engine, options.tolerance(), s, screen);
                 } catch (RuntimeException e) {
                     failure.compareAndSet(null, e);
+                    return;
+                } catch (InternalError e) {
+                    if (!MappedFile.isFault(e)) {
+                        throw e;
+                    }
+                    failure.compareAndSet(null, MappedFile.fault(e));
                     return;
                 }
                 out[i] = s;

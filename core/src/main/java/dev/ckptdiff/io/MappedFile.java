@@ -7,9 +7,12 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A whole file mapped read-only. The arena owns the mapping: closing this unmaps it, and any view
@@ -24,6 +27,9 @@ public final class MappedFile implements AutoCloseable {
             ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     public static final ValueLayout.OfLong LONG_LE =
             ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    /** Every mapping now open, so that a fault can be traced to the file that shrank under it. */
+    private static final Set<MappedFile> OPEN = ConcurrentHashMap.newKeySet();
 
     private final Path path;
     private final Arena arena;
@@ -41,7 +47,9 @@ public final class MappedFile implements AutoCloseable {
             long size = ch.size();
             MemorySegment seg = size == 0 ? MemorySegment.NULL.reinterpret(0)
                     : ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
-            return new MappedFile(path, arena, seg);
+            MappedFile f = new MappedFile(path, arena, seg);
+            OPEN.add(f);
+            return f;
         } catch (NoSuchFileException e) {
             arena.close();
             throw BadInputException.in(path, "no such file");
@@ -102,6 +110,34 @@ public final class MappedFile implements AutoCloseable {
 
     @Override
     public void close() {
+        OPEN.remove(this);
         arena.close();
+    }
+
+    /**
+     * True for the error the JVM raises when a read of mapped memory faults (SIGBUS): the file was truncated after
+     * it was mapped, typically by a training job rewriting the step we are reading.
+     */
+    public static boolean isFault(Throwable t) {
+        return t instanceof InternalError && t.getMessage() != null && t.getMessage().contains("unsafe memory access");
+    }
+
+    /** The fault as bad input, naming the mapped file whose size on disk no longer matches what was mapped. */
+    public static BadInputException fault(Throwable cause) {
+        for (MappedFile f : OPEN) {
+            long now;
+            try {
+                now = Files.size(f.path);
+            } catch (IOException e) {
+                now = -1;
+            }
+            if (now != f.size()) {
+                return new BadInputException(f.path + ": changed while it was being read ("
+                        + (now < 0 ? "it is gone" : now + " bytes now, " + f.size() + " when opened")
+                        + "); was the step rewritten by a running job? Run again once it is written", cause);
+            }
+        }
+        return new BadInputException("an input file changed while it was being read (a read of mapped memory failed);"
+                + " was the step rewritten by a running job? Run again once it is written", cause);
     }
 }

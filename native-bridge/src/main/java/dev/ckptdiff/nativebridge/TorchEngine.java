@@ -152,7 +152,11 @@ public final class TorchEngine implements ComputeEngine {
             }
             return m.create(f.asByteBuffer().order(ByteOrder.LITTLE_ENDIAN), shape, DataType.FLOAT32);
         }
-        ByteBuffer bytes = seg.asSlice(off, (long) n * t.size()).asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        // Never hand libtorch a view of a mapped input: if the file is truncated while we read, the fault must
+        // happen in Java (where it becomes "changed while it was being read"), not in native code (a JVM crash).
+        MemorySegment copy = scratch.allocate((long) n * t.size(), 64);
+        MemorySegment.copy(seg, off, copy, 0, (long) n * t.size());
+        ByteBuffer bytes = copy.asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
         if (t == DType.F16) {
             return m.create(bytes, shape, DataType.FLOAT16).toType(DataType.FLOAT32, false);
         }

@@ -118,4 +118,29 @@ class TorchEngineTest {
             assertTrue(e.getMessage().contains("no GPU"), e.getMessage());
         }
     }
+
+    /** A file truncated under the mapping faults in Java's copy, never inside libtorch (which would crash the JVM). */
+    @Test
+    void aFileTruncatedWhileReadingIsAnErrorNotACrash(@org.junit.jupiter.api.io.TempDir Path tmp) throws java.io.IOException {
+        Path src = fixtures().resolve("faults/hf_fp16/global_step_10");
+        Path step = tmp.resolve("global_step_10");
+        try (var files = java.nio.file.Files.walk(src)) {
+            for (Path p : (Iterable<Path>) files::iterator) {
+                Path dst = step.resolve(src.relativize(p).toString());
+                if (java.nio.file.Files.isDirectory(p)) {
+                    java.nio.file.Files.createDirectories(dst);
+                } else {
+                    java.nio.file.Files.copy(p, dst);
+                }
+            }
+        }
+        Path victim = step.resolve("actor/hf_model/model.safetensors");
+        DiffJob.Prepared p = DiffJob.prepare(DiffJob.pairs(List.of(step)).getFirst());
+        try (var ch = java.nio.channels.FileChannel.open(victim, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.truncate(64);
+        }
+        Differ d = new Differ(torch, new Differ.Options(Tolerance.DEFAULT, false, 2), b -> { });
+        BadInputException e = assertThrows(BadInputException.class, () -> DiffJob.compare(p, d, b -> { }));
+        assertTrue(e.getMessage().contains(victim + ": changed while it was being read"), e.getMessage());
+    }
 }
