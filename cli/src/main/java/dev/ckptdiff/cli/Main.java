@@ -64,7 +64,7 @@ public final class Main {
             c.getErr().println("Try '" + c.getCommandSpec().qualifiedName() + " --help' for more information.");
             return BAD_INPUT;
         });
-        try {
+        try (var warnings = dev.ckptdiff.io.Warnings.to(err::println)) {
             return cl.execute(args);
         } catch (OutOfMemoryError e) {
             err.println("ckpt-diff: out of memory (" + e.getMessage() + "); this is a bug: memory use should not grow"

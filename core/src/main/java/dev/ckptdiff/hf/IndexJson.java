@@ -1,0 +1,109 @@
+package dev.ckptdiff.hf;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+
+import dev.ckptdiff.io.BadInputException;
+import dev.ckptdiff.io.JsonFiles;
+import dev.ckptdiff.io.SideFile;
+
+/**
+ * The {@code weight_map} of a {@code model.safetensors.index.json}: tensor name to shard file. It is
+ * streamed rather than read as a tree, and each shard name must be a plain file of the model folder,
+ * because transformers joins it to the folder as it stands.
+ */
+final class IndexJson {
+    /**
+     * The largest real index files (DeepSeek-V3/R1, Kimi K2, ~100-210k tensors with per-expert
+     * scales) are around 10-20 MiB; 64 MiB leaves room without admitting a file made to exhaust memory.
+     */
+    static final long MAX_BYTES = 64L << 20;
+    /** Tensors a whole checkpoint may list; about five times the largest real models. */
+    static final int MAX_ENTRIES = 1 << 20;
+
+    private static final JsonFactory JSON = JsonFactory.builder()
+            .disable(JsonFactory.Feature.CANONICALIZE_FIELD_NAMES).build();
+
+    private IndexJson() {
+    }
+
+    /** Tensor name to shard file name, in file order; a repeated name keeps its last file, as Python's json does. */
+    static Map<String, String> weightMap(Path index) {
+        long size = SideFile.requireRegular(index).size();
+        if (size > MAX_BYTES) {
+            throw BadInputException.in(index, "is " + size + " bytes; a real " + HfCheckpoint.INDEX
+                    + " is never larger than " + MAX_BYTES + " bytes, so this one is not read");
+        }
+        Map<String, String> map = null;
+        try (InputStream in = Files.newInputStream(index); JsonParser p = JSON.createParser(in)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                throw BadInputException.in(index, "is not a JSON object");
+            }
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String field = p.currentName();
+                p.nextToken();
+                if (field.equals("weight_map")) {
+                    map = entries(index, p);
+                } else {
+                    p.skipChildren();
+                }
+            }
+            if (p.nextToken() != null) {
+                throw BadInputException.in(index, "holds data after its JSON object" + JsonFiles.at(p.currentLocation()));
+            }
+        } catch (JacksonException e) {
+            throw JsonFiles.invalid(index, "is not valid JSON", e);
+        } catch (IOException e) {
+            throw BadInputException.io(index, "be read", e);
+        }
+        if (map == null) {
+            throw BadInputException.in(index, "has no 'weight_map' object");
+        }
+        return map;
+    }
+
+    private static Map<String, String> entries(Path index, JsonParser p) throws IOException {
+        if (p.currentToken() != JsonToken.START_OBJECT) {
+            throw BadInputException.in(index, "has no 'weight_map' object");
+        }
+        Map<String, String> map = new LinkedHashMap<>();
+        Map<String, String> files = new HashMap<>(); // one String per shard name, not per tensor
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String name = p.currentName();
+            if (p.nextToken() != JsonToken.VALUE_STRING) {
+                throw BadInputException.in(index, "weight_map['" + name + "'] is not a file name"
+                        + JsonFiles.at(p.currentLocation()));
+            }
+            String file = plainFileName(index, name, p.getText());
+            if (map.size() == MAX_ENTRIES && !map.containsKey(name)) {
+                throw BadInputException.in(index, "weight_map lists more than " + MAX_ENTRIES
+                        + " tensors; real models list at most a few hundred thousand");
+            }
+            map.put(name, files.computeIfAbsent(file, f -> f));
+        }
+        return map;
+    }
+
+    /** A shard name must stay inside the folder: no separators, no "." or "..", no NUL. */
+    private static String plainFileName(Path index, String tensor, String file) {
+        String problem = file.isEmpty() ? "an empty name"
+                : file.indexOf('\0') >= 0 ? "a NUL character"
+                : file.contains("/") || file.contains("\\") ? "a path separator"
+                : file.equals(".") || file.equals("..") ? "'" + file + "'" : null;
+        if (problem != null) {
+            throw BadInputException.in(index, "weight_map['" + tensor + "'] names '" + file.replace("\0", "\\0")
+                    + "', which holds " + problem + ": shard names must be plain files in this folder");
+        }
+        return file;
+    }
+}
