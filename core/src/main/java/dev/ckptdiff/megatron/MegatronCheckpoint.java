@@ -64,7 +64,7 @@ public final class MegatronCheckpoint implements AutoCloseable {
     /** The iteration folder a root's tracker file names, or {@code dir} itself. */
     public static Path iterationDir(Path dir) {
         Path tracker = dir.resolve("latest_checkpointed_iteration.txt");
-        if (!rankDirs(dir).isEmpty() || !Files.isRegularFile(tracker)) {
+        if (!rankDirs(dir).isEmpty() || !Files.exists(tracker)) {
             return dir;
         }
         // Megatron writes a number or "release"; 4 KiB is far beyond either.
