@@ -111,7 +111,7 @@ def main():
          "text_config.vocab_size")
     deep = "[" * 3000 + "]" * 3000
     with_config("config_deep_nesting", setting("rope_scaling", deep))
-    case("config_deep_nesting", ["inspect", "{dir}/config_deep_nesting"], 2, "config.json", "nesting")
+    case("config_deep_nesting", ["inspect", "{dir}/config_deep_nesting"], 2, "config.json", "nesting", "at line")
     with_config("config_truncated", lambda cfg: json.dumps(cfg, indent=2)[:-20])
     case("config_truncated", ["inspect", "{dir}/config_truncated"], 2, "config.json", "line")
 
@@ -126,13 +126,14 @@ def main():
     with_index("index_parent", rename("../tiny_ref/model.safetensors"))
     case("index_parent", ["inspect", "{dir}/index_parent"], 2, "model.safetensors.index.json", first, "separator")
     with_index("index_dotdot", rename(".."))
-    case("index_dotdot", ["inspect", "{dir}/index_dotdot"], 2, "model.safetensors.index.json", first, "'..'")
+    case("index_dotdot", ["inspect", "{dir}/index_dotdot"], 2, "model.safetensors.index.json", first,
+         "not a file name")
     with_index("index_absolute", rename("/tmp/model.safetensors"))
     case("index_absolute", ["inspect", "{dir}/index_absolute"], 2, "model.safetensors.index.json", first,
          "separator")
     with_index("index_deep_nesting", text='{"metadata": ' + deep + ', "weight_map": {}}')
     case("index_deep_nesting", ["inspect", "{dir}/index_deep_nesting"], 2, "model.safetensors.index.json",
-         "nesting")
+         "nesting", "at line 1, column")
     with_index("index_not_json", text='{"weight_map": {"a": "b",}}')
     case("index_not_json", ["inspect", "{dir}/index_not_json"], 2, "model.safetensors.index.json", "line 1")
 

@@ -44,30 +44,39 @@ final class IndexJson {
             throw BadInputException.in(index, "is " + size + " bytes; a real " + HfCheckpoint.INDEX
                     + " is never larger than " + MAX_BYTES + " bytes, so this one is not read");
         }
-        Map<String, String> map = null;
+        Map<String, String> map;
         try (InputStream in = Files.newInputStream(index); JsonParser p = JSON.createParser(in)) {
-            if (p.nextToken() != JsonToken.START_OBJECT) {
-                throw BadInputException.in(index, "is not a JSON object");
+            try {
+                map = top(index, p);
+            } catch (JacksonException e) {
+                throw JsonFiles.invalid(index, "is not valid JSON", e, p);
             }
-            while (p.nextToken() == JsonToken.FIELD_NAME) {
-                String field = p.currentName();
-                p.nextToken();
-                if (field.equals("weight_map")) {
-                    map = entries(index, p);
-                } else {
-                    p.skipChildren();
-                }
-            }
-            if (p.nextToken() != null) {
-                throw BadInputException.in(index, "holds data after its JSON object" + JsonFiles.at(p.currentLocation()));
-            }
-        } catch (JacksonException e) {
-            throw JsonFiles.invalid(index, "is not valid JSON", e);
         } catch (IOException e) {
             throw BadInputException.io(index, "be read", e);
         }
         if (map == null) {
             throw BadInputException.in(index, "has no 'weight_map' object");
+        }
+        return map;
+    }
+
+    /** The weight_map of the top-level object, or null when it has none. */
+    private static Map<String, String> top(Path index, JsonParser p) throws IOException {
+        Map<String, String> map = null;
+        if (p.nextToken() != JsonToken.START_OBJECT) {
+            throw BadInputException.in(index, "is not a JSON object");
+        }
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String field = p.currentName();
+            p.nextToken();
+            if (field.equals("weight_map")) {
+                map = entries(index, p);
+            } else {
+                p.skipChildren();
+            }
+        }
+        if (p.nextToken() != null) {
+            throw BadInputException.in(index, "holds data after its JSON object" + JsonFiles.at(p.currentLocation()));
         }
         return map;
     }
@@ -96,13 +105,12 @@ final class IndexJson {
 
     /** A shard name must stay inside the folder: no separators, no "." or "..", no NUL. */
     private static String plainFileName(Path index, String tensor, String file) {
-        String problem = file.isEmpty() ? "an empty name"
-                : file.indexOf('\0') >= 0 ? "a NUL character"
-                : file.contains("/") || file.contains("\\") ? "a path separator"
-                : file.equals(".") || file.equals("..") ? "'" + file + "'" : null;
+        String problem = file.isEmpty() || file.equals(".") || file.equals("..") ? "is not a file name"
+                : file.indexOf('\0') >= 0 ? "holds a NUL character"
+                : file.contains("/") || file.contains("\\") ? "holds a path separator" : null;
         if (problem != null) {
             throw BadInputException.in(index, "weight_map['" + tensor + "'] names '" + file.replace("\0", "\\0")
-                    + "', which holds " + problem + ": shard names must be plain files in this folder");
+                    + "', which " + problem + ": shard names must be plain files in this folder");
         }
         return file;
     }

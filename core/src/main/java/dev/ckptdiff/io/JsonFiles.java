@@ -5,6 +5,7 @@ import java.nio.file.Path;
 
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -28,22 +29,39 @@ public final class JsonFiles {
 
     public static JsonNode read(Path file, long cap, String what) {
         byte[] bytes = SideFile.read(file, cap, what);
-        try {
-            JsonNode n = JSON.readTree(bytes);
-            if (n == null || n.isMissingNode()) {
-                throw BadInputException.in(file, "is empty, expected a JSON " + what);
+        try (JsonParser p = JSON.createParser(bytes)) {
+            try {
+                JsonNode n = JSON.readTree(p);
+                if (n == null || n.isMissingNode()) {
+                    throw BadInputException.in(file, "is empty, expected a JSON " + what);
+                }
+                if (p.nextToken() != null) {
+                    throw BadInputException.in(file, "holds data after its JSON value" + at(p.currentLocation()));
+                }
+                return n;
+            } catch (JacksonException e) {
+                throw invalid(file, "is not valid JSON", e, p);
             }
-            return n;
-        } catch (JacksonException e) {
-            throw invalid(file, "is not valid JSON", e);
         } catch (IOException e) {
             throw BadInputException.io(file, "be read", e);
         }
     }
 
-    /** "file: problem at line L, column C: reason", the location left out where Jackson has none. */
-    public static BadInputException invalid(Path file, String problem, JacksonException e) {
-        return BadInputException.in(file, problem + at(e.getLocation()) + ": " + reason(e));
+    /**
+     * "file: problem at line L, column C: reason". Jackson's limits (nesting depth, string length)
+     * carry no location; the parser's position stands in for it.
+     */
+    public static BadInputException invalid(Path file, String problem, JacksonException e, JsonParser p) {
+        return BadInputException.in(file, problem + at(location(e, p)) + ": " + reason(e));
+    }
+
+    /** Where the error happened: the exception's own location, else the parser's position (null if neither). */
+    public static JsonLocation location(JacksonException e, JsonParser p) {
+        JsonLocation loc = e.getLocation();
+        if (loc != null && (loc.getLineNr() > 0 || loc.getByteOffset() >= 0)) {
+            return loc;
+        }
+        return p == null ? null : p.currentLocation();
     }
 
     public static String at(JsonLocation loc) {
@@ -53,8 +71,10 @@ public final class JsonFiles {
         return " at line " + loc.getLineNr() + (loc.getColumnNr() > 0 ? ", column " + loc.getColumnNr() : "");
     }
 
-    private static String reason(JacksonException e) {
+    /** The parser's complaint, one line, without Jackson's configuration hints. */
+    public static String reason(JacksonException e) {
         String m = e.getOriginalMessage();
-        return m == null ? e.getClass().getSimpleName() : m.lines().findFirst().orElse("").strip();
+        // Jackson's limits name their configuration knob in backquotes: of no use to the reader.
+        return m == null ? "unreadable" : m.lines().findFirst().orElse("").replaceAll(", from `[^`]*`", "").strip();
     }
 }

@@ -20,6 +20,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 
 import dev.ckptdiff.io.BadInputException;
+import dev.ckptdiff.io.JsonFiles;
 import dev.ckptdiff.io.MappedFile;
 import dev.ckptdiff.tensor.DType;
 import dev.ckptdiff.tensor.Shapes;
@@ -88,11 +89,15 @@ public final class SafetensorsFile implements AutoCloseable {
         Header h = new Header(path);
         // Streamed from the mapping: a 100 MB header as a JSON tree would cost several times its size.
         try (JsonParser p = JSON.createParser(new SegmentInputStream(header))) {
-            h.read(p);
-        } catch (JacksonException e) {
-            // Limits (nesting, string length) come without a location.
-            long at = e.getLocation() == null ? 0 : Math.max(0, e.getLocation().getByteOffset());
-            throw BadInputException.at(path, 8 + at, "header is not valid JSON: " + firstLine(e.getOriginalMessage()));
+            try {
+                h.read(p);
+            } catch (JacksonException e) {
+                // Limits (nesting, string length) come without a location: the parser's position stands in.
+                // Without canonical field names Jackson reads through a Reader: positions are line and
+                // column of the header text, not byte offsets.
+                throw BadInputException.at(path, 8, "header is not valid JSON" + JsonFiles.at(JsonFiles.location(e, p))
+                        + ": " + JsonFiles.reason(e));
+            }
         } catch (java.io.IOException e) {
             throw BadInputException.at(path, 8, "header is not valid JSON: " + e.getMessage());
         }
@@ -145,7 +150,7 @@ public final class SafetensorsFile implements AutoCloseable {
             while (p.nextToken() == JsonToken.FIELD_NAME) {
                 String key = p.currentName();
                 if (!names.add(key)) {
-                    throw BadInputException.at(path, 8 + p.currentLocation().getByteOffset(), "header names '"
+                    throw BadInputException.in(path, "header" + JsonFiles.at(p.currentLocation()) + " names '"
                             + key + "' twice");
                 }
                 p.nextToken();
@@ -154,14 +159,14 @@ public final class SafetensorsFile implements AutoCloseable {
                     continue;
                 }
                 if (entries.size() == MAX_TENSORS) {
-                    throw BadInputException.at(path, 8 + p.currentLocation().getByteOffset(), "header lists more than "
+                    throw BadInputException.in(path, "header" + JsonFiles.at(p.currentLocation()) + " lists more than "
                             + MAX_TENSORS + " tensors; real files hold at most tens of thousands");
                 }
                 entries.add(readEntry(p, key));
             }
             if (p.currentToken() != JsonToken.END_OBJECT || p.nextToken() != null) {
-                throw BadInputException.at(path, 8 + p.currentLocation().getByteOffset(),
-                        "unexpected data after the header's JSON object");
+                throw BadInputException.in(path, "header" + JsonFiles.at(p.currentLocation())
+                        + ": unexpected data after the header's JSON object");
             }
         }
 
@@ -266,9 +271,6 @@ public final class SafetensorsFile implements AutoCloseable {
         }
     }
 
-    private static String firstLine(String s) {
-        return s == null ? "" : s.lines().findFirst().orElse("").strip();
-    }
 
     /** Reads a mapped segment as a stream, without copying it to the heap. */
     private static final class SegmentInputStream extends InputStream {
