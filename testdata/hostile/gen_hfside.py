@@ -86,6 +86,24 @@ def main():
          "two copies")
     case("two_copies_differs_from_shards", ["{dir}/two_copies", "{dir}/tiny_sharded_ref"], 1, "two copies")
 
+    # config.json may name the weights file (transformers_weights): transformers loads that one.
+    named = OUT / "config_names_weights"
+    shutil.copytree(OUT / "tiny_ref", named)
+    b.save_pretrained(OUT / "_b_single")
+    shutil.copy(OUT / "_b_single" / "model.safetensors", named / "other.safetensors")
+    shutil.rmtree(OUT / "_b_single")
+    cfg = json.loads((named / "config.json").read_text())
+    cfg["transformers_weights"] = "other.safetensors"
+    (named / "config.json").write_text(json.dumps(cfg, indent=2))
+    loaded = LlamaForCausalLM.from_pretrained(named)
+    assert torch.equal(loaded.model.embed_tokens.weight, b.model.embed_tokens.weight), "transformers_weights ignored"
+    case("config_names_weights", ["{dir}/config_names_weights", "{dir}/tiny_sharded_ref"], 0)
+    case("config_names_weights_not_model", ["{dir}/config_names_weights", "{dir}/tiny_ref"], 1)
+    with_config("config_names_outside", lambda c: json.dumps({**c, "transformers_weights":
+                                                                   "../tiny_ref/model.safetensors"}))
+    case("config_names_outside", ["inspect", "{dir}/config_names_outside"], 2, "config.json", "transformers_weights",
+         "outside")
+
     # config.json sizes that readers used to narrow.
     def setting(key, raw, section=None):
         def edit(cfg):

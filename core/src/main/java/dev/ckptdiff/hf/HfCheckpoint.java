@@ -72,14 +72,17 @@ public final class HfCheckpoint implements AutoCloseable {
         List<SafetensorsFile> files = new ArrayList<>();
         try {
             Map<String, Tensor> tensors = new LinkedHashMap<>();
-            Path index = path.resolve(INDEX);
-            Path single = path.resolve(SINGLE);
-            if (present(single) && present(index)) {
+            Path explicit = explicitWeights(path, config, cfgPath);
+            Path single = explicit != null ? (isIndex(explicit) ? null : explicit)
+                    : present(path.resolve(SINGLE)) ? path.resolve(SINGLE) : null;
+            Path index = explicit != null ? (isIndex(explicit) ? explicit : null)
+                    : single == null && present(path.resolve(INDEX)) ? path.resolve(INDEX) : null;
+            if (explicit == null && single != null && present(path.resolve(INDEX))) {
                 // transformers (modeling_utils._get_resolved_checkpoint_files) looks for model.safetensors first.
                 Warnings.warn(path + " holds both " + SINGLE + " and " + INDEX + " (two copies of the weights):"
                         + " reading " + SINGLE + ", as transformers loads it; the index's shards are ignored");
             }
-            if (present(index) && !present(single)) {
+            if (index != null) {
                 Map<String, String> weightMap = IndexJson.weightMap(index);
                 Map<String, SafetensorsFile> byName = new LinkedHashMap<>();
                 for (Map.Entry<String, String> e : weightMap.entrySet()) {
@@ -112,13 +115,13 @@ public final class HfCheckpoint implements AutoCloseable {
                 }
             } else {
                 List<Path> st = safetensorsIn(path);
-                if (st.isEmpty()) {
+                if (single == null && st.isEmpty()) {
                     throw BadInputException.in(path, "has no .safetensors files (looked for " + SINGLE + " and " + INDEX + ")");
                 }
-                if (st.size() > 1 && !present(single)) {
+                if (single == null && st.size() > 1) {
                     throw BadInputException.in(path, st.size() + " .safetensors files but no " + INDEX);
                 }
-                SafetensorsFile f = SafetensorsFile.open(present(single) ? single : st.getFirst());
+                SafetensorsFile f = SafetensorsFile.open(single != null ? single : st.getFirst());
                 files.add(f);
                 tensors.putAll(f.tensors());
             }
@@ -127,6 +130,44 @@ public final class HfCheckpoint implements AutoCloseable {
             files.forEach(SafetensorsFile::close);
             throw e;
         }
+    }
+
+    private static boolean isIndex(Path p) {
+        return p.getFileName().toString().endsWith(".safetensors.index.json");
+    }
+
+    /**
+     * The weights file config.json names under {@code transformers_weights}, which transformers
+     * loads in place of model.safetensors or the index (modeling_utils, transformers_explicit_filename);
+     * it must be a safetensors file or index inside the folder, as transformers requires.
+     */
+    private static Path explicitWeights(Path dir, JsonNode config, Path cfgPath) {
+        JsonNode v = config.get("transformers_weights");
+        if (v == null || v.isNull()) {
+            return null;
+        }
+        String name = v.isTextual() ? v.textValue() : v.toString();
+        String shown = name.replace("\0", "\\0");
+        if (!v.isTextual() || !(name.endsWith(".safetensors") || name.endsWith(".safetensors.index.json"))) {
+            throw BadInputException.in(cfgPath, "transformers_weights is '" + shown + "', expected a .safetensors"
+                    + " file or a .safetensors.index.json in this folder");
+        }
+        Path base = dir.toAbsolutePath().normalize();
+        Path p;
+        try {
+            p = base.resolve(name).normalize();
+        } catch (java.nio.file.InvalidPathException e) {
+            throw BadInputException.in(cfgPath, "transformers_weights is '" + shown + "', which is not a usable path: "
+                    + e.getReason());
+        }
+        if (!p.startsWith(base) || p.equals(base)) {
+            throw BadInputException.in(cfgPath, "transformers_weights is '" + shown + "', which lies outside "
+                    + dir + "; transformers refuses it too");
+        }
+        if (!Files.exists(p)) {
+            throw BadInputException.in(cfgPath, "transformers_weights names " + shown + ", which does not exist");
+        }
+        return p;
     }
 
     public Path dir() {
