@@ -203,6 +203,10 @@ class HostileHfSideCliTest {
         Path hf = copyOf(tmp, "tiny_ref");
         fifo(hf.resolve("config.json"));
         expect(2, List.of("check", hf.toString()), "config.json", "not a regular file");
+        // A link to a device that never ends is no better.
+        Files.delete(hf.resolve("config.json"));
+        Files.createSymbolicLink(hf.resolve("config.json"), Path.of("/dev/zero"));
+        expect(2, List.of("inspect", hf.toString()), "config.json", "not a regular file");
     }
 
     @Test

@@ -24,11 +24,12 @@ import dev.ckptdiff.io.SideFile;
  */
 final class IndexJson {
     /**
-     * The largest real index files (DeepSeek-V3/R1, Kimi K2, ~100-210k tensors with per-expert
-     * scales) are around 10-20 MiB; 64 MiB leaves room without admitting a file made to exhaust memory.
+     * The largest real index files (DeepSeek-V3/R1: about 92k entries of about 90 bytes, with
+     * per-expert FP8 scales) are near 10 MiB; 64 MiB leaves room without admitting a file made to
+     * exhaust memory.
      */
     static final long MAX_BYTES = 64L << 20;
-    /** Tensors a whole checkpoint may list; about five times the largest real models. */
+    /** Tensors a whole checkpoint may list; ten times a DeepSeek-V3-sized model. */
     static final int MAX_ENTRIES = 1 << 20;
 
     private static final JsonFactory JSON = JsonFactory.builder()
