@@ -64,8 +64,7 @@ public final class ConfigJson {
 
     private static void integral(Path file, String key, JsonNode v) {
         if (v.isContainerNode()) {
-            throw BadInputException.in(file, key + " is " + (v.isObject() ? "an object" : "a list")
-                    + ", expected a whole number");
+            return; // some model families write e.g. patch_size as [h, w]; nothing here narrows those
         }
         Object value = v.isNumber() ? v.numberValue() : v.isBoolean() ? v.booleanValue() : v.isNull() ? null : v.asText();
         Integral.of(value, file.toString(), key, 0, Integer.MAX_VALUE);
