@@ -68,7 +68,7 @@ public final class Main {
             c.getErr().println("Try '" + c.getCommandSpec().qualifiedName() + " --help' for more information.");
             return BAD_INPUT;
         });
-        try {
+        try (var warnings = dev.ckptdiff.io.Warnings.to(err::println)) {
             return cl.execute(args);
         } catch (InternalError e) {
             if (!MappedFile.isFault(e)) {

@@ -43,10 +43,10 @@ public final class RlinfCheck {
                     + hfKey + "; set it to the HF model folder"));
             return out;
         }
-        Path hf = c.path(hfPath);
+        Path hf = c.path(hfKey, hfPath);
         s.facts().put("HF model", hf + " (" + hfKey + ")");
         String tokenizer = safe(s, c, "actor.tokenizer.tokenizer_model");
-        if (tokenizer != null && !c.path(tokenizer).equals(hf)) {
+        if (tokenizer != null && !c.path("actor.tokenizer.tokenizer_model", tokenizer).equals(hf)) {
             s.findings().add(Finding.warning("actor.tokenizer.tokenizer_model", "is " + tokenizer + " but the model is "
                     + hfPath + " (" + hfKey + "): the tokenizer should come from the same folder; set"
                     + " actor.tokenizer.tokenizer_model: " + hfPath));

@@ -1,16 +1,16 @@
 package dev.ckptdiff.check;
 
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 
 import dev.ckptdiff.io.BadInputException;
 
@@ -22,10 +22,14 @@ import dev.ckptdiff.io.BadInputException;
  */
 public final class RlinfConfig {
     private static final Pattern REF = Pattern.compile("\\$\\{([A-Za-z_][\\w.\\-]*)}");
-    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+    /** Resolved values beyond this are not paths or settings but an interpolation bomb. */
+    static final int MAX_RESOLVED = 1 << 16;
+    private static final int MAX_DEPTH = 256;
 
     private final Path file;
     private final JsonNode root;
+
+    private final Map<String, String> resolved = new HashMap<>();
 
     private RlinfConfig(Path file, JsonNode root) {
         this.file = file;
@@ -33,19 +37,7 @@ public final class RlinfConfig {
     }
 
     public static RlinfConfig read(Path file) {
-        try {
-            JsonNode root = YAML.readTree(file.toFile());
-            if (root == null || !root.isObject()) {
-                throw BadInputException.in(file, "is not a YAML mapping of settings");
-            }
-            return new RlinfConfig(file, root);
-        } catch (JacksonException e) {
-            String msg = e.getOriginalMessage() == null ? "" : e.getOriginalMessage().lines().findFirst().orElse("");
-            throw BadInputException.in(file, "is not valid YAML at line " + e.getLocation().getLineNr() + ", column "
-                    + e.getLocation().getColumnNr() + ": " + msg);
-        } catch (IOException e) {
-            throw BadInputException.in(file, "cannot be read: " + e.getMessage());
-        }
+        return new RlinfConfig(file, RlinfYaml.read(file));
     }
 
     public Path file() {
@@ -106,25 +98,43 @@ public final class RlinfConfig {
         StringBuilder out = new StringBuilder();
         while (m.find()) {
             String ref = m.group(1);
-            if (chain.contains(ref) || chain.size() > 32) {
-                throw new BadInputException(file + ": " + at + " refers to itself through " + chain);
+            String v = resolved.get(ref);
+            if (v == null) {
+                if (chain.contains(ref) || chain.size() > MAX_DEPTH) {
+                    List<String> cycle = new ArrayList<>(chain.reversed());
+                    cycle.add(ref);
+                    throw new BadInputException(file + ": " + at + " refers to itself through "
+                            + String.join(" -> ", cycle));
+                }
+                JsonNode target = raw(ref);
+                if (target == null) {
+                    throw new BadInputException(file + ": " + at + " is '" + value + "', but " + ref + " does not exist");
+                }
+                chain.push(ref);
+                v = target.isNull() ? "null" : target.isValueNode() ? resolve(target.asText(), ref, chain) : target.toString();
+                chain.pop();
+                // Each reference is resolved once: a chain of values that double at every level stays linear.
+                resolved.put(ref, v);
             }
-            JsonNode target = raw(ref);
-            if (target == null) {
-                throw new BadInputException(file + ": " + at + " is '" + value + "', but " + ref + " does not exist");
+            if ((long) out.length() + v.length() > MAX_RESOLVED) {
+                throw new BadInputException(file + ": " + at + " resolves to more than " + MAX_RESOLVED
+                        + " characters (interpolations that repeat each other?)");
             }
-            chain.push(ref);
-            String v = target.isNull() ? "null" : target.isValueNode() ? resolve(target.asText(), ref, chain) : target.toString();
-            chain.pop();
             m.appendReplacement(out, Matcher.quoteReplacement(v));
         }
         m.appendTail(out);
         return out.toString();
     }
 
-    /** A path from the config, relative ones taken from the YAML file's folder. */
-    public Path path(String value) {
-        Path p = Path.of(value);
+    /** A path from the config under {@code key}, relative ones taken from the YAML file's folder. */
+    public Path path(String key, String value) {
+        Path p;
+        try {
+            p = Path.of(value);
+        } catch (java.nio.file.InvalidPathException e) {
+            throw new BadInputException(file + ": " + key + " is '" + value.replace("\0", "\\0")
+                    + "', which is not a usable path: " + e.getReason());
+        }
         return p.isAbsolute() ? p : file.toAbsolutePath().getParent().resolve(p).normalize();
     }
 }

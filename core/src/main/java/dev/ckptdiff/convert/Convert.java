@@ -55,7 +55,7 @@ public final class Convert {
         Copy source = copyOf(src, Copy.Kind.MEGATRON);
         List<String> notes = new ArrayList<>();
         try (MegatronCheckpoint m = MegatronCheckpoint.open(source.path())) {
-            JsonNode config = configFrom != null ? HfCheckpoint.readJson(configFrom.resolve("config.json")) : null;
+            JsonNode config = configFrom != null ? HfCheckpoint.readConfig(configFrom.resolve("config.json")) : null;
             Architecture arch = config != null ? Architectures.fromConfig(config, configFrom + "/config.json")
                     : Architectures.fromArgs(m.args());
             ModelView view = Views.megatron(m, arch, config, "source");

@@ -9,11 +9,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 
-import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import dev.ckptdiff.io.BadInputException;
+import dev.ckptdiff.io.Warnings;
 import dev.ckptdiff.safetensors.SafetensorsFile;
 import dev.ckptdiff.tensor.Tensor;
 
@@ -23,6 +23,7 @@ import dev.ckptdiff.tensor.Tensor;
  */
 public final class HfCheckpoint implements AutoCloseable {
     public static final String INDEX = "model.safetensors.index.json";
+    public static final String SINGLE = "model.safetensors";
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Path dir;
@@ -38,9 +39,13 @@ public final class HfCheckpoint implements AutoCloseable {
     }
 
     public static boolean isHf(Path dir) {
-        return Files.isRegularFile(dir.resolve("config.json"))
-                && (Files.isRegularFile(dir.resolve("model.safetensors")) || Files.isRegularFile(dir.resolve(INDEX))
-                || !safetensorsIn(dir).isEmpty());
+        return present(dir.resolve("config.json"))
+                && (present(dir.resolve(SINGLE)) || present(dir.resolve(INDEX)) || !safetensorsIn(dir).isEmpty());
+    }
+
+    /** There and not a folder: a FIFO or device counts, so that opening it gives its own error. */
+    private static boolean present(Path p) {
+        return Files.exists(p) && !Files.isDirectory(p);
     }
 
     private static List<Path> safetensorsIn(Path dir) {
@@ -51,45 +56,41 @@ public final class HfCheckpoint implements AutoCloseable {
         }
     }
 
-    public static JsonNode readJson(Path file) {
-        try {
-            return JSON.readTree(file.toFile());
-        } catch (JacksonException e) {
-            throw BadInputException.in(file, "is not valid JSON at line " + e.getLocation().getLineNr()
-                    + ", column " + e.getLocation().getColumnNr() + ": " + e.getOriginalMessage());
-        } catch (IOException e) {
-            throw BadInputException.in(file, "cannot be read: " + e.getMessage());
-        }
+    /** A model's config.json, its sizes checked (see {@link ConfigJson}). */
+    public static JsonNode readConfig(Path file) {
+        return ConfigJson.read(file);
     }
 
     /** Opens a folder; a single {@code .safetensors} file is opened with no config. */
     public static HfCheckpoint open(Path path) {
-        if (Files.isRegularFile(path)) {
+        if (!Files.isDirectory(path)) {
             SafetensorsFile f = SafetensorsFile.open(path);
             return new HfCheckpoint(path.getParent(), JSON.createObjectNode(), List.of(f), f.tensors());
         }
         Path cfgPath = path.resolve("config.json");
-        JsonNode config = Files.isRegularFile(cfgPath) ? readJson(cfgPath) : JSON.createObjectNode();
+        JsonNode config = present(cfgPath) ? readConfig(cfgPath) : JSON.createObjectNode();
         List<SafetensorsFile> files = new ArrayList<>();
         try {
             Map<String, Tensor> tensors = new LinkedHashMap<>();
-            Path index = path.resolve(INDEX);
-            if (Files.isRegularFile(index)) {
-                JsonNode map = readJson(index).get("weight_map");
-                if (map == null || !map.isObject()) {
-                    throw BadInputException.in(index, "has no 'weight_map' object");
-                }
+            Path explicit = explicitWeights(path, config, cfgPath);
+            Path single = explicit != null ? (isIndex(explicit) ? null : explicit)
+                    : present(path.resolve(SINGLE)) ? path.resolve(SINGLE) : null;
+            Path index = explicit != null ? (isIndex(explicit) ? explicit : null)
+                    : single == null && present(path.resolve(INDEX)) ? path.resolve(INDEX) : null;
+            if (explicit == null && single != null && present(path.resolve(INDEX))) {
+                // transformers (modeling_utils._get_resolved_checkpoint_files) looks for model.safetensors first.
+                Warnings.warn(path + " holds both " + SINGLE + " and " + INDEX + " (two copies of the weights):"
+                        + " reading " + SINGLE + ", as transformers loads it; the index's shards are ignored");
+            }
+            if (index != null) {
+                Map<String, String> weightMap = IndexJson.weightMap(index);
                 Map<String, SafetensorsFile> byName = new LinkedHashMap<>();
-                for (Map.Entry<String, JsonNode> e : map.properties()) {
-                    String fileName = e.getValue().asText();
-                    if (fileName.contains("/") || fileName.contains("\\")) {
-                        throw BadInputException.in(index, "weight_map['" + e.getKey() + "'] names '" + fileName
-                                + "', which is not a file in this folder");
-                    }
+                for (Map.Entry<String, String> e : weightMap.entrySet()) {
+                    String fileName = e.getValue();
                     SafetensorsFile f = byName.get(fileName);
                     if (f == null) {
                         Path fp = path.resolve(fileName);
-                        if (!Files.isRegularFile(fp)) {
+                        if (!Files.exists(fp)) {
                             throw BadInputException.in(index, "weight_map['" + e.getKey() + "'] names " + fileName
                                     + ", which does not exist");
                         }
@@ -114,14 +115,13 @@ public final class HfCheckpoint implements AutoCloseable {
                 }
             } else {
                 List<Path> st = safetensorsIn(path);
-                if (st.isEmpty()) {
-                    throw BadInputException.in(path, "has no .safetensors files (looked for model.safetensors and " + INDEX + ")");
+                if (single == null && st.isEmpty()) {
+                    throw BadInputException.in(path, "has no .safetensors files (looked for " + SINGLE + " and " + INDEX + ")");
                 }
-                if (st.size() > 1 && !Files.isRegularFile(path.resolve("model.safetensors"))) {
+                if (single == null && st.size() > 1) {
                     throw BadInputException.in(path, st.size() + " .safetensors files but no " + INDEX);
                 }
-                SafetensorsFile f = SafetensorsFile.open(Files.isRegularFile(path.resolve("model.safetensors"))
-                        ? path.resolve("model.safetensors") : st.getFirst());
+                SafetensorsFile f = SafetensorsFile.open(single != null ? single : st.getFirst());
                 files.add(f);
                 tensors.putAll(f.tensors());
             }
@@ -130,6 +130,44 @@ public final class HfCheckpoint implements AutoCloseable {
             files.forEach(SafetensorsFile::close);
             throw e;
         }
+    }
+
+    private static boolean isIndex(Path p) {
+        return p.getFileName().toString().endsWith(".safetensors.index.json");
+    }
+
+    /**
+     * The weights file config.json names under {@code transformers_weights}, which transformers
+     * loads in place of model.safetensors or the index (modeling_utils, transformers_explicit_filename);
+     * it must be a safetensors file or index inside the folder, as transformers requires.
+     */
+    private static Path explicitWeights(Path dir, JsonNode config, Path cfgPath) {
+        JsonNode v = config.get("transformers_weights");
+        if (v == null || v.isNull()) {
+            return null;
+        }
+        String name = v.isTextual() ? v.textValue() : v.toString();
+        String shown = name.replace("\0", "\\0");
+        if (!v.isTextual() || !(name.endsWith(".safetensors") || name.endsWith(".safetensors.index.json"))) {
+            throw BadInputException.in(cfgPath, "transformers_weights is '" + shown + "', expected a .safetensors"
+                    + " file or a .safetensors.index.json in this folder");
+        }
+        Path base = dir.toAbsolutePath().normalize();
+        Path p;
+        try {
+            p = base.resolve(name).normalize();
+        } catch (java.nio.file.InvalidPathException e) {
+            throw BadInputException.in(cfgPath, "transformers_weights is '" + shown + "', which is not a usable path: "
+                    + e.getReason());
+        }
+        if (!p.startsWith(base) || p.equals(base)) {
+            throw BadInputException.in(cfgPath, "transformers_weights is '" + shown + "', which lies outside "
+                    + dir + "; transformers refuses it too");
+        }
+        if (!Files.exists(p)) {
+            throw BadInputException.in(cfgPath, "transformers_weights names " + shown + ", which does not exist");
+        }
+        return p;
     }
 
     public Path dir() {

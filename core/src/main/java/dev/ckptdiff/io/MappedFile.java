@@ -42,6 +42,7 @@ public final class MappedFile implements AutoCloseable {
     }
 
     public static MappedFile open(Path path) {
+        SideFile.requireRegular(path); // opening a FIFO would block until something writes to it
         Arena arena = Arena.ofShared();
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             long size = ch.size();

@@ -9,6 +9,7 @@ import java.util.stream.Stream;
 
 import dev.ckptdiff.hf.HfCheckpoint;
 import dev.ckptdiff.io.BadInputException;
+import dev.ckptdiff.io.SideFile;
 import dev.ckptdiff.megatron.MegatronCheckpoint;
 
 /**
@@ -70,6 +71,9 @@ public final class Locator {
             return out;
         }
         if (!Files.isDirectory(p)) {
+            if (Files.exists(p)) {
+                SideFile.requireRegular(p); // a FIFO or device given as the input: say so
+            }
             return out;
         }
         if (HfCheckpoint.isHf(p)) {
@@ -96,7 +100,8 @@ public final class Locator {
 
     /** The Megatron checkpoint inside a role folder: its tracker file's iteration, or its only iter_*. */
     private static Path megatronUnder(Path p) {
-        if (Files.isRegularFile(p.resolve("latest_checkpointed_iteration.txt"))) {
+        Path tracker = p.resolve("latest_checkpointed_iteration.txt");
+        if (Files.exists(tracker) && !Files.isDirectory(tracker)) { // a FIFO here is refused when read
             return MegatronCheckpoint.iterationDir(p);
         }
         List<Path> iters = children(p).stream().filter(c -> {

@@ -15,6 +15,7 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import dev.ckptdiff.io.BadInputException;
+import dev.ckptdiff.io.SideFile;
 import dev.ckptdiff.pickle.Py;
 import dev.ckptdiff.pickle.PyValues;
 import dev.ckptdiff.tensor.Tensor;
@@ -63,15 +64,12 @@ public final class MegatronCheckpoint implements AutoCloseable {
     /** The iteration folder a root's tracker file names, or {@code dir} itself. */
     public static Path iterationDir(Path dir) {
         Path tracker = dir.resolve("latest_checkpointed_iteration.txt");
-        if (!rankDirs(dir).isEmpty() || !Files.isRegularFile(tracker)) {
+        if (!rankDirs(dir).isEmpty() || !Files.exists(tracker)) {
             return dir;
         }
-        String text;
-        try {
-            text = Files.readString(tracker).strip();
-        } catch (IOException e) {
-            throw BadInputException.in(tracker, "cannot be read: " + e.getMessage());
-        }
+        // Megatron writes a number or "release"; 4 KiB is far beyond either.
+        String text = new String(SideFile.read(tracker, 4096, "latest_checkpointed_iteration.txt"),
+                java.nio.charset.StandardCharsets.UTF_8).strip();
         if (text.equals("release")) {
             return dir.resolve("release");
         }
