@@ -152,8 +152,8 @@ public final class PyTree {
             case Py.Int(long x) -> {
                 return F.numberNode(x);
             }
-            case Py.BigInt(var x) -> { // at most 4,300 digits or 1 KiB: cheap to print
-                return F.numberNode(x);
+            case Py.BigInt(var x) -> { // JSON readers refuse numbers past 1,000 digits (Jackson's default): text
+                return x.bitLength() <= 3000 ? F.numberNode(x) : F.textNode(x.toString());
             }
             case Py.Float(double d) -> {
                 return Double.isFinite(d) ? F.numberNode(d) : F.textNode(Double.toString(d));
