@@ -101,6 +101,13 @@ def dup_keys():
     assert torch.equal(check["w"], b) and list(check) == ["w", "other"], "torch.load keeps the last value"
     expected["dup_setitems.pt"] = {"ok": ["key set twice", "'w'"], "sha256": {"w": sha(b)}}
 
+    # keys Python holds equal: 1, 1.0 and True are one key; tuples compare by items
+    torch.save(Items([(1, "a"), (1.0, "b"), (True, "c"), ((1, (2, "z")), "d"), ((1, (2, "z")), "e"), ("x", "f")]),
+               OUT / "dup_equal_keys.pt")
+    back = torch.load(OUT / "dup_equal_keys.pt", weights_only=False)
+    assert back == {1: "c", (1, (2, "z")): "e", "x": "f"} and list(back) == [1, (1, (2, "z")), "x"], back
+    expected["dup_equal_keys.pt"] = {"ok": ["key set twice"], "tree": ["dict[3]", "1: 'c'", "x: 'f'"]}
+
     # MARK k v k v DICT: the DICT opcode with a repeat, as no pickler writes but any unpickler reads
     pkl = PROTO + b"(" + s("w") + tensor_ops("0", 4, [4], [1]) + s("w") + tensor_ops("1", 4, [4], [1]) + b"d."
     archive("dup_dict_opcode.pt", pkl, [("0", f32(9, 9, 9, 9)), ("1", f32(1, 2, 3, 4))])
