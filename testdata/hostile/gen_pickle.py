@@ -13,7 +13,7 @@ EXPECTED.json maps a case (a file or folder under the output folder) to:
    "absent": [STRINGS],                  'tree' strings; neither prints the 'absent' ones
    "sha256": {NAME: HEX} | {"error": S}  inspect --sha256 prints these digests (computed here, by hashlib
                                          from torch's own contiguous bytes) or fails holding S
-   "diff": [[OTHER, EXIT, STRING]]}      ckpt-diff CASE OTHER exits EXIT and prints STRING
+   "diff": [[OTHER, EXIT, [STRINGS]]]}   ckpt-diff CASE OTHER exits EXIT and prints STRINGS
 """
 import argparse
 import copy
@@ -150,9 +150,9 @@ def dup_megatron():
     back = torch.load(OUT / "mg_dup_last_real" / "iter_0000001" / "mp_rank_00" / "model_optim_rng.pt", weights_only=False)
     assert torch.equal(back["model"][w], model[w])
     expected["mg_dup_last_real"] = {"ok": ["key set twice", w],
-                                    "diff": [["mg_clean", 0, "SAME"]]}
+                                    "diff": [["mg_clean", 0, ["SAME", "A: mp_rank_00/model_optim_rng.pt: key set twice"]]]}
     expected["mg_dup_first_real"] = {"ok": ["key set twice", w],
-                                     "diff": [["mg_clean", 1, "DIFFERENT"]]}
+                                     "diff": [["mg_clean", 1, ["DIFFERENT", "key set twice"]]]}
 
     # args value that is a DAG: 40 references per level, 12 levels: 40^12 paths in 2 KB of pickle
     dag = []

@@ -110,7 +110,7 @@ public final class Inspector {
                     }
                 }
                 s.skipped().forEach(k -> notes.add(s.folder() + ": non-tensor model entry " + k));
-                duplicateNotes(s.folder() + "/" + s.path().getFileName(), s.file(), notes);
+                notes.addAll(s.file().duplicateKeyWarnings());
                 if (s.extraStates() > 0) {
                     notes.add(s.folder() + ": " + s.extraStates() + " _extra_state entries (Transformer Engine"
                             + " metadata, not weights) not listed; --tree shows them");
@@ -140,16 +140,9 @@ public final class Inspector {
                         digests ? TensorDigest.sha256(t.named(e.getKey(), path.toString())) : null));
             }
             facts.put("tensors", Integer.toString(rows.size()));
-            List<String> notes = new ArrayList<>();
-            duplicateNotes(path.getFileName().toString(), tf, notes);
+            List<String> notes = tf.duplicateKeyWarnings();
             return new Inspection.CopyInfo("torch", role, path, facts, rows, notes,
                     withTree ? TREE.lines(tf.root()) : List.of(), withTree ? TREE.json(tf.root()) : null);
-        }
-    }
-
-    private static void duplicateNotes(String where, TorchFile file, List<String> notes) {
-        for (String d : file.duplicateKeys()) {
-            notes.add(where + ": key set twice in the pickle, the last value is read (as torch.load does): " + d);
         }
     }
 

@@ -127,6 +127,14 @@ public final class TorchFile implements AutoCloseable {
         return duplicateKeys;
     }
 
+    /** {@link #duplicateKeys()} as sentences for a report, naming this file by its folder and name. */
+    public List<String> duplicateKeyWarnings() {
+        Path dir = path().getParent() == null ? null : path().getParent().getFileName();
+        String where = (dir == null ? "" : dir + "/") + path().getFileName();
+        return duplicateKeys().stream().map(d -> where + ": key set twice in the pickle, the last value is read"
+                + " (as torch.load does): " + d).toList();
+    }
+
     @Override
     public void close() {
         zip.close();
