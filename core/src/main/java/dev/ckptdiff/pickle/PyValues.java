@@ -114,36 +114,34 @@ public final class PyValues {
      */
     public static List<String> duplicateKeys(Py root, int limit) {
         List<String> out = new ArrayList<>();
-        record Item(String path, Py value) {
-        }
-        Deque<Item> queue = new ArrayDeque<>();
+        Deque<Step> queue = new ArrayDeque<>();
         Map<Py, Boolean> seen = new IdentityHashMap<>();
-        queue.add(new Item("", root));
+        queue.add(new Step(null, null, root));
         while (!queue.isEmpty() && out.size() < limit) {
-            Item it = queue.poll();
+            Step it = queue.poll();
             if (seen.put(it.value(), true) != null) {
                 continue;
             }
-            String pre = it.path().isEmpty() ? "" : it.path() + ".";
             switch (it.value()) {
                 case Py.Dict d -> {
                     for (Py k : d.duplicateKeys()) {
-                        out.add((it.path().isEmpty() ? "top level" : it.path()) + " -> " + brief(k));
+                        String path = it.path();
+                        out.add((path.isEmpty() ? "top level" : path) + " -> " + brief(k));
                     }
                     for (int i = 0; i < d.size(); i++) {
-                        queue.add(new Item(pre + keyName(d.keys.get(i)), d.values.get(i)));
+                        queue.add(new Step(it, d.keys.get(i), d.values.get(i)));
                     }
                     if (d.state != null) {
-                        queue.add(new Item(pre + "__state__", d.state));
+                        queue.add(new Step(it, new Py.Str("__state__"), d.state));
                     }
                 }
-                case Py.PyList l -> l.items.forEach(p -> queue.add(new Item(it.path() + "[]", p)));
-                case Py.Tuple t -> t.items().forEach(p -> queue.add(new Item(it.path() + "[]", p)));
-                case Py.Set st -> st.items.forEach(p -> queue.add(new Item(it.path() + "[]", p)));
+                case Py.PyList l -> l.items.forEach(p -> queue.add(new Step(it, Step.ITEM, p)));
+                case Py.Tuple t -> t.items().forEach(p -> queue.add(new Step(it, Step.ITEM, p)));
+                case Py.Set st -> st.items.forEach(p -> queue.add(new Step(it, Step.ITEM, p)));
                 case Py.Instance i -> {
-                    queue.add(new Item(it.path(), i.args));
+                    queue.add(new Step(it.parent(), it.key(), i.args));
                     if (i.state != null) {
-                        queue.add(new Item(it.path(), i.state));
+                        queue.add(new Step(it.parent(), it.key(), i.state));
                     }
                 }
                 default -> {
@@ -151,6 +149,19 @@ public final class PyValues {
             }
         }
         return out.size() > limit ? out.subList(0, limit) : out;
+    }
+
+    /** A place in a walk; its dotted path is spelled out only when a finding needs it. */
+    private record Step(Step parent, Py key, Py value) {
+        static final Py ITEM = new Py.Str("[]");
+
+        String path() {
+            if (parent == null) {
+                return "";
+            }
+            String up = parent.path();
+            return key == ITEM ? up + "[]" : up.isEmpty() ? keyName(key) : up + "." + keyName(key);
+        }
     }
 
     /** A dict key as a path component: strings and integers as themselves, anything else described. */

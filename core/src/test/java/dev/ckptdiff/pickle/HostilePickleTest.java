@@ -44,6 +44,9 @@ class HostilePickleTest {
             assertEquals("1", w.storage().key()); // the second 'w', stored as data/1
             assertEquals(List.of("top level -> 'w'"), tf.duplicateKeys());
         }
+        try (TorchFile tf = TorchFile.open(file("mg_dup_last_real/iter_0000001/mp_rank_00/model_optim_rng.pt"))) {
+            assertEquals(List.of("model -> 'decoder.layers.0.mlp.linear_fc1.weight'"), tf.duplicateKeys());
+        }
     }
 
     @Test
