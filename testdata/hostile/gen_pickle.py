@@ -176,16 +176,18 @@ def globals_():
     expected["global_empty_name.pt"] = {"error": "global with an empty name"}
     archive("global_empty_module.pt", PROTO + b"c\nFloatStorage\n)R.")
     expected["global_empty_module.pt"] = {"error": "global with an empty module"}
+    archive("global_control_chars.pt", PROTO + s("os") + s("system\r\x1b[2KSAME: 0 finding(s)") + b"\x93)R.")
+    expected["global_control_chars.pt"] = {"error": "names os.system\\r\\x1b[2KSAME", "absent": ["\r", "\x1b"]}
 
 
 def integers():
-    archive("int_text_digits.pt", PROTO + b"}" + s("n") + b"I" + b"7" * 200_000 + b"\ns.")
-    expected["int_text_digits.pt"] = {"error": "integer of 200000 digits exceeds the limit of 4300"}
+    archive("int_text_digits.pt", PROTO + b"}" + s("n") + b"I" + b"7" * 50_000 + b"\ns.")
+    expected["int_text_digits.pt"] = {"error": "integer of 50000 digits exceeds the limit of 4300"}
     archive("long_text_digits.pt", PROTO + b"}" + s("n") + b"L-" + b"9" * 5000 + b"L\ns.")
     expected["long_text_digits.pt"] = {"error": "integer of 5000 digits exceeds the limit of 4300"}
     archive("int_text_ok.pt", PROTO + b"}" + s("n") + b"I" + b"1" * 4300 + b"\ns.")
     expected["int_text_ok.pt"] = {"ok": ["torch.save file"], "tree": ["n: " + "1" * 40]}
-    n = 300_000
+    n = 100_000
     archive("long4_huge.pt", PROTO + b"}" + s("n") + b"\x8b" + struct.pack("<i", n) + b"\x00" * (n - 1) + b"\x01" + b"s.")
     expected["long4_huge.pt"] = {"ok": ["torch.save file"], "tree": ["n: <int of %d bits>" % (8 * (n - 1) + 1)]}
 
@@ -225,6 +227,11 @@ def zips():
     pkl = PROTO + b"}" + s("w") + tensor_ops("0", n // 4, [n // 4], [1]) + b"s."
     archive("deflate_bomb.pt", pkl, [("0", bytes(n))], deflate={"0"}, pkl_deflated=True)
     expected["deflate_bomb.pt"] = {"ok": ["w", "300.0 MiB"], "sha256": {"error": "over the bound of 268435456 bytes"}}
+    # a 200 MB byteorder entry (deflated to 200 KB): a side entry torch reads whole
+    with zipfile.ZipFile(OUT / "byteorder_bomb.pt", "w") as z:
+        put(z, "archive/data.pkl", PROTO + b"}.")
+        put(z, "archive/byteorder", b"little" + b" " * (200 << 20), True)
+    expected["byteorder_bomb.pt"] = {"error": "byteorder entry holds 209715206 bytes, expected 'little'"}
     # a small deflated storage and pickle: read as torch's own reader would
     pkl = PROTO + b"}" + s("w") + tensor_ops("0", 4, [4], [1]) + b"s."
     archive("deflate_small.pt", pkl, [("0", f32(1, 2, 3, 4))], deflate={"0"}, pkl_deflated=True)

@@ -19,7 +19,7 @@ import picocli.CommandLine.Model.CommandSpec;
 
 import dev.ckptdiff.inspect.Inspection;
 import dev.ckptdiff.inspect.Inspector;
-import dev.ckptdiff.pickle.Printable;
+import dev.ckptdiff.io.Printable;
 import dev.ckptdiff.tensor.Shapes;
 
 @Command(name = "inspect", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,

@@ -14,6 +14,7 @@ import java.util.TreeMap;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import dev.ckptdiff.hf.HfCheckpoint;
+import dev.ckptdiff.io.Printable;
 import dev.ckptdiff.locate.Copy;
 import dev.ckptdiff.locate.Locator;
 import dev.ckptdiff.megatron.MegatronCheckpoint;
@@ -197,8 +198,8 @@ public final class Inspector {
     static String describeDomain(Object o) {
         return switch (o) {
             case TorchTensor t -> "tensor " + t.dtype() + Shapes.toString(t.shape())
-                    + " (storage " + t.storage().key() + ")";
-            case TorchStorage s -> "storage " + s.key() + " " + s.dtype() + "[" + s.numel() + "]";
+                    + " (storage " + Printable.escape(t.storage().key()) + ")";
+            case TorchStorage s -> "storage " + Printable.escape(s.key()) + " " + s.dtype() + "[" + s.numel() + "]";
             default -> o.toString();
         };
     }

@@ -1,12 +1,13 @@
 package dev.ckptdiff.pickle;
 
 import dev.ckptdiff.io.BadInputException;
+import dev.ckptdiff.io.Printable;
 
 final class PickleException {
     private PickleException() {
     }
 
     static BadInputException at(String source, long offset, String problem) {
-        return new BadInputException(source + ": at offset " + offset + ": " + problem);
+        return new BadInputException(source + ": at offset " + offset + ": " + Printable.escape(problem));
     }
 }

@@ -11,6 +11,8 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import dev.ckptdiff.io.Printable;
+
 /**
  * Renders pickle values for people (an indented tree) and for machines (JSON). A pickle's memo can
  * make any graph: KB of pickle can reference one list billions of times. So each container is shown

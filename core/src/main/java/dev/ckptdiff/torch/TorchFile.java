@@ -6,6 +6,7 @@ import java.util.List;
 
 import dev.ckptdiff.io.BadInputException;
 import dev.ckptdiff.io.MappedFile;
+import dev.ckptdiff.io.Printable;
 import dev.ckptdiff.pickle.PickleLimits;
 import dev.ckptdiff.pickle.Py;
 import dev.ckptdiff.pickle.PyValues;
@@ -67,7 +68,8 @@ public final class TorchFile implements AutoCloseable {
             int slash = e.name().indexOf('/');
             if (slash > 0 && e.name().substring(slash).equals("/data.pkl")) {
                 if (pkl != null) {
-                    throw BadInputException.in(path, "two pickles, '" + pkl.name() + "' and '" + e.name() + "'");
+                    throw BadInputException.in(path, "two pickles, '" + Printable.escape(pkl.name())
+                            + "' and '" + Printable.escape(e.name()) + "'");
                 }
                 pkl = e;
             }
@@ -77,8 +79,11 @@ public final class TorchFile implements AutoCloseable {
         }
         String prefix = pkl.name().substring(0, pkl.name().length() - "data.pkl".length());
         ZipEntry order = zip.entries().get(prefix + "byteorder");
+        if (order != null && order.size() > 64) { // "little\n" at most: never read a hostile one whole
+            throw BadInputException.in(path, "byteorder entry holds " + order.size() + " bytes, expected 'little'");
+        }
         if (order != null && !ZipArchive.utf8(zip.data(order)).strip().equals("little")) {
-            throw BadInputException.in(path, "byteorder is '" + ZipArchive.utf8(zip.data(order)).strip()
+            throw BadInputException.in(path, "byteorder is '" + Printable.escape(ZipArchive.utf8(zip.data(order)).strip())
                     + "'; only little-endian archives are read");
         }
         String source = path + "!" + pkl.name();

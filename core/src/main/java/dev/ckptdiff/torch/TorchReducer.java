@@ -5,6 +5,7 @@ import java.util.HashMap;
 import java.util.Map;
 
 import dev.ckptdiff.io.BadInputException;
+import dev.ckptdiff.io.Printable;
 import dev.ckptdiff.pickle.Py;
 import dev.ckptdiff.pickle.PyValues;
 import dev.ckptdiff.pickle.Reducer;
@@ -37,7 +38,7 @@ final class TorchReducer implements Reducer {
     }
 
     private BadInputException error(long at, String problem) {
-        return new BadInputException(source + ": at offset " + at + ": " + problem);
+        return new BadInputException(source + ": at offset " + at + ": " + Printable.escape(problem));
     }
 
     @Override
@@ -135,7 +136,8 @@ final class TorchReducer implements Reducer {
             throw error(at, "tensor dtype " + explicit + " differs from its storage's " + storage.dtype());
         }
         if (Shapes.checkedBytes(shape, dtype.size()) < 0) { // counts in bytes must fit everywhere downstream
-            throw error(at, "tensor size " + Shapes.toString(shape) + " of " + dtype + " overflows a 64-bit byte count");
+            throw error(at, "tensor size " + Shapes.toString(shape) + " of " + dtype
+                    + " overflows a 64-bit byte count");
         }
         long numel = Shapes.checkedNumel(shape);
         if (numel > 0) {

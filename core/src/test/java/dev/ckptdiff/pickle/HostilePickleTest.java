@@ -15,11 +15,13 @@ import org.junit.jupiter.api.Test;
 import dev.ckptdiff.Fixtures;
 import dev.ckptdiff.inspect.Inspector;
 import dev.ckptdiff.io.BadInputException;
+import dev.ckptdiff.io.Printable;
 import dev.ckptdiff.torch.TorchFile;
 import dev.ckptdiff.torch.TorchTensor;
 import dev.ckptdiff.zip.ZipArchive;
 
 /** The reader's side of the hostile pickle corpus (testdata/hostile/gen_pickle.py), value by value. */
+@org.junit.jupiter.api.Timeout(30) // a regression here is a hang (40^12 lines), not a slow test
 class HostilePickleTest {
     private static Path file(String name) {
         return Fixtures.path("hostile/pickle/" + name);
@@ -71,7 +73,7 @@ class HostilePickleTest {
     void hugeIntegersAreKeptBySize() {
         try (TorchFile tf = TorchFile.open(file("long4_huge.pt"))) {
             Py.HugeInt n = assertInstanceOf(Py.HugeInt.class, ((Py.Dict) tf.root()).get("n"));
-            assertEquals(8L * (300_000 - 1) + 1, n.bits());
+            assertEquals(8L * (100_000 - 1) + 1, n.bits());
         }
         try (TorchFile tf = TorchFile.open(file("int_text_ok.pt"))) { // 4,300 digits: CPython's limit, still read
             Py.BigInt n = assertInstanceOf(Py.BigInt.class, ((Py.Dict) tf.root()).get("n"));

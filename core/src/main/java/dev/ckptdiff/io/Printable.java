@@ -1,4 +1,4 @@
-package dev.ckptdiff.pickle;
+package dev.ckptdiff.io;
 
 /**
  * Text from a file made safe to print on a terminal: control characters (C0, DEL, C1) are shown as
