@@ -8,7 +8,8 @@ torch.save (objects whose __reduce__ hands the pickler what a careless writer wo
 pickles from raw opcodes (struct), hostile archives from zipfile.
 
 EXPECTED.json maps a case (a file or folder under the output folder) to:
-  {"error": SUBSTRING}                   every command must fail with one 'ckpt-diff:' line holding it
+  {"error": SUBSTRING}                   every command (inspect, and a diff if "diff" is given) must fail
+                                         with one 'ckpt-diff:' line holding it
   {"ok": [STRINGS], "tree": [STRINGS],   inspect succeeds and prints STRINGS; inspect --tree prints the
    "absent": [STRINGS],                  'tree' strings; neither prints the 'absent' ones
    "sha256": {NAME: HEX} | {"error": S}  inspect --sha256 prints these digests (computed here, by hashlib
@@ -168,7 +169,8 @@ def dup_megatron():
     big = copy.copy(model)
     big["decoder.layers.0.mlp.linear_fc1.layer_norm_weight"] = torch.zeros(2, dtype=torch.int8)[:, None].expand(2, 2 ** 61)
     megatron("mg_expanded", args, big)
-    expected["mg_expanded"] = {"error": "expanded view: 4611686018427387904 elements over 2 bytes of storage"}
+    expected["mg_expanded"] = {"error": "expanded view: 4611686018427387904 elements over 2 bytes of storage",
+                               "diff": [["mg_clean", 2, []]]}
 
 
 def globals_():

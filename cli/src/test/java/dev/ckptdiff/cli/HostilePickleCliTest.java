@@ -24,8 +24,12 @@ import org.junit.jupiter.api.TestFactory;
  * either succeeds showing what EXPECTED.json says or fails with one 'ckpt-diff:' line.
  */
 class HostilePickleCliTest {
-    /** Generous for a loaded machine; every case takes well under a second of CPU. */
-    private static final Duration LIMIT = Duration.ofSeconds(8);
+    /**
+     * Each command must finish within a few seconds of CPU (the process's, so that parallel readers and
+     * the GC count too); the wall-clock limit only catches hangs, generous because test machines are shared.
+     */
+    private static final Duration CPU_LIMIT = Duration.ofSeconds(5);
+    private static final Duration WALL_LIMIT = Duration.ofSeconds(30);
     private static final Path DIR = Cli.fixtures().resolve("hostile/pickle");
 
     @TestFactory
@@ -45,6 +49,11 @@ class HostilePickleCliTest {
                         fails(r, error);
                         absent(r, want);
                     }));
+                }
+                for (JsonNode d : want.path("diff")) {
+                    String other = DIR.resolve(d.get(0).asText()).toString();
+                    tests.add(DynamicTest.dynamicTest("diff " + d.get(0).asText(), () -> fails(
+                            run(List.of("--no-progress"), input, other), error)));
                 }
             } else {
                 tests.add(DynamicTest.dynamicTest("inspect", () -> succeeds(run(List.of("inspect"), input), want, "ok")));
@@ -77,7 +86,12 @@ class HostilePickleCliTest {
     private static Cli run(List<String> args, String... inputs) {
         List<String> all = new ArrayList<>(args);
         all.addAll(List.of(inputs));
-        return assertTimeoutPreemptively(LIMIT, () -> Cli.run(all.toArray(String[]::new)), String.join(" ", all));
+        var os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+        long cpu = os.getProcessCpuTime();
+        Cli r = assertTimeoutPreemptively(WALL_LIMIT, () -> Cli.run(all.toArray(String[]::new)), String.join(" ", all));
+        Duration used = Duration.ofNanos(os.getProcessCpuTime() - cpu);
+        assertTrue(used.compareTo(CPU_LIMIT) < 0, String.join(" ", all) + " took " + used + " of CPU");
+        return r;
     }
 
     private static void fails(Cli r, String error) {
