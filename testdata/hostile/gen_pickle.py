@@ -144,6 +144,15 @@ def dup_megatron():
     args, model = tiny_megatron()
     w = "decoder.layers.0.mlp.linear_fc1.weight"
     megatron("mg_clean", args, model)
+    # the same shard re-zipped with every entry deflated: torch.load reads it; so must a diff
+    src = OUT / "mg_clean" / "iter_0000001" / "mp_rank_00" / "model_optim_rng.pt"
+    dst = OUT / "mg_deflated" / "iter_0000001" / "mp_rank_00" / "model_optim_rng.pt"
+    dst.parent.mkdir(parents=True)
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for info in zin.infolist():
+            put(zout, info.filename, zin.read(info), True)
+    assert torch.equal(torch.load(dst, weights_only=False)["model"][w], model[w])
+    expected["mg_deflated"] = {"ok": ["Megatron checkpoint"], "diff": [["mg_clean", 0, ["SAME"]]]}
     garbage = torch.full_like(model[w], 7.0)
     pairs = list(model.items())
     megatron("mg_dup_last_real", args, Items([(w, garbage)] + pairs, collections.OrderedDict))
@@ -247,6 +256,24 @@ def control_characters():
                                     "absent": ["\x1b", "\r", "\x00"]}
 
 
+def two_deflated_shards():
+    """TP=2, each shard a 130 MiB storage deflated to 130 KB: together over the one process-wide bound."""
+    n = 130 << 20
+    args = b"}(" + s("tensor_model_parallel_size") + b"K\x02" + s("pipeline_model_parallel_size") + b"K\x01" \
+        + s("num_layers") + b"K\x00u"
+    pkl = PROTO + b"}(" + s("args") + args + s("model") + b"}" + s("embedding.word_embeddings.weight") \
+        + tensor_ops("0", n // 4, [n // 4], [1]) + b"su."
+    for rank in ("mp_rank_00", "mp_rank_01"):
+        it = OUT / "mg_two_deflated" / "iter_0000001" / rank
+        it.mkdir(parents=True)
+        with zipfile.ZipFile(it / "model_optim_rng.pt", "w") as z:
+            put(z, "archive/data.pkl", pkl)
+            put(z, "archive/byteorder", b"little")
+            put(z, "archive/data/0", bytes(n), True)
+            put(z, "archive/version", b"3\n")
+    expected["mg_two_deflated"] = {"error": "over the bound of 268435456 bytes"}
+
+
 def many_chunks():
     # virtual pipeline chunks model0 .. model199999, each an empty state dict, in a deflated pickle
     n = 200_000
@@ -278,6 +305,7 @@ def main():
     zips()
     control_characters()
     many_chunks()
+    two_deflated_shards()
     (OUT / "EXPECTED.json").write_text(json.dumps(expected, indent=1, sort_keys=True) + "\n")
     total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
     print("%d cases, %d bytes in %s" % (len(expected), total, OUT))
