@@ -1,13 +1,12 @@
 package dev.ckptdiff.pickle;
 
 import dev.ckptdiff.io.BadInputException;
-import dev.ckptdiff.io.Printable;
 
 final class PickleException {
     private PickleException() {
     }
 
     static BadInputException at(String source, long offset, String problem) {
-        return new BadInputException(source + ": at offset " + offset + ": " + Printable.escape(problem));
+        return new BadInputException(source + ": at offset " + offset + ": " + problem);
     }
 }

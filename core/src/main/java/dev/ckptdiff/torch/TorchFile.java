@@ -6,7 +6,6 @@ import java.util.List;
 
 import dev.ckptdiff.io.BadInputException;
 import dev.ckptdiff.io.MappedFile;
-import dev.ckptdiff.io.Printable;
 import dev.ckptdiff.pickle.PickleLimits;
 import dev.ckptdiff.pickle.Py;
 import dev.ckptdiff.pickle.PyValues;
@@ -68,8 +67,7 @@ public final class TorchFile implements AutoCloseable {
             int slash = e.name().indexOf('/');
             if (slash > 0 && e.name().substring(slash).equals("/data.pkl")) {
                 if (pkl != null) {
-                    throw BadInputException.in(path, "two pickles, '" + Printable.escape(pkl.name())
-                            + "' and '" + Printable.escape(e.name()) + "'");
+                    throw BadInputException.in(path, "two pickles, '" + pkl.name() + "' and '" + e.name() + "'");
                 }
                 pkl = e;
             }
@@ -83,7 +81,7 @@ public final class TorchFile implements AutoCloseable {
             throw BadInputException.in(path, "byteorder entry holds " + order.size() + " bytes, expected 'little'");
         }
         if (order != null && !ZipArchive.utf8(zip.data(order)).strip().equals("little")) {
-            throw BadInputException.in(path, "byteorder is '" + Printable.escape(ZipArchive.utf8(zip.data(order)).strip())
+            throw BadInputException.in(path, "byteorder is '" + ZipArchive.utf8(zip.data(order)).strip()
                     + "'; only little-endian archives are read");
         }
         String source = path + "!" + pkl.name();

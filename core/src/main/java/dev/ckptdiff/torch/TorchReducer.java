@@ -5,7 +5,6 @@ import java.util.HashMap;
 import java.util.Map;
 
 import dev.ckptdiff.io.BadInputException;
-import dev.ckptdiff.io.Printable;
 import dev.ckptdiff.pickle.Py;
 import dev.ckptdiff.pickle.PyValues;
 import dev.ckptdiff.pickle.Reducer;
@@ -38,7 +37,7 @@ final class TorchReducer implements Reducer {
     }
 
     private BadInputException error(long at, String problem) {
-        return new BadInputException(source + ": at offset " + at + ": " + Printable.escape(problem));
+        return new BadInputException(source + ": at offset " + at + ": " + problem);
     }
 
     @Override

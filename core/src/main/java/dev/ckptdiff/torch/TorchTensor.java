@@ -4,7 +4,6 @@ import java.util.Arrays;
 import java.util.Comparator;
 
 import dev.ckptdiff.io.BadInputException;
-import dev.ckptdiff.io.Printable;
 import dev.ckptdiff.tensor.DType;
 import dev.ckptdiff.tensor.Tensor;
 
@@ -64,7 +63,7 @@ public record TorchTensor(TorchStorage storage, DType dtype, long storageOffset,
     /** This view as a named tensor; refused when it is an expansion too large to read element by element. */
     public Tensor named(String name, String origin) {
         if (tooExpanded()) {
-            throw new BadInputException(storage.archive() + ": " + Printable.escape(name) + ": expanded view: " + numel()
+            throw new BadInputException(storage.archive() + ": " + name + ": expanded view: " + numel()
                     + " elements over " + storage.byteSize() + " bytes of storage; not supported");
         }
         return new Tensor(name, dtype, shape, stride, storage.bytes(), storageOffset, origin);

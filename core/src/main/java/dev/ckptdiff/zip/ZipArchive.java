@@ -15,7 +15,6 @@ import java.util.zip.Inflater;
 
 import dev.ckptdiff.io.BadInputException;
 import dev.ckptdiff.io.MappedFile;
-import dev.ckptdiff.io.Printable;
 
 /**
  * A zip archive read through its central directory, which is what torch's own reader does:
@@ -115,7 +114,6 @@ public final class ZipArchive implements AutoCloseable {
                 throw BadInputException.at(path, p, "entry " + i + " is encrypted");
             }
             String name = f.readUtf8(p + CENTRAL_MIN, nameLen, "entry name");
-            String shown = Printable.escape(name);
             // ZIP64 extra field: the 64-bit values appear only for fields that hold 0xFFFFFFFF.
             long x = p + CENTRAL_MIN + nameLen;
             long xEnd = x + extraLen;
@@ -124,7 +122,7 @@ public final class ZipArchive implements AutoCloseable {
                 int len = f.readShortLE(x + 2, "extra length");
                 long q = x + 4;
                 if (q + len > xEnd) {
-                    throw BadInputException.at(path, x, "extra field of entry '" + shown + "' overruns its record");
+                    throw BadInputException.at(path, x, "extra field of entry '" + name + "' overruns its record");
                 }
                 if (id == 0x0001) {
                     if (usize == 0xFFFFFFFFL && q + 8 <= x + 4 + len) {
@@ -142,21 +140,21 @@ public final class ZipArchive implements AutoCloseable {
                 x += 4 + len;
             }
             if (local < 0 || local > f.size() - 30 || f.readIntLE(local, "local header") != LOCAL_SIG) {
-                throw BadInputException.at(path, p, "entry '" + shown + "' points at offset " + local
+                throw BadInputException.at(path, p, "entry '" + name + "' points at offset " + local
                         + ", where there is no local header (file is " + f.size() + " bytes)");
             }
             long dataOffset = local + 30 + f.readShortLE(local + 26, "local name length")
                     + f.readShortLE(local + 28, "local extra length");
             if (csize < 0 || dataOffset > f.size() || csize > f.size() - dataOffset) {
-                throw BadInputException.at(path, local, "entry '" + shown + "' data (" + csize
+                throw BadInputException.at(path, local, "entry '" + name + "' data (" + csize
                         + " bytes at " + dataOffset + ") runs past the end of the file (" + f.size() + " bytes)");
             }
             if (method == ZipEntry.STORED && csize != usize) {
-                throw BadInputException.at(path, p, "stored entry '" + shown + "' has compressed size " + csize
+                throw BadInputException.at(path, p, "stored entry '" + name + "' has compressed size " + csize
                         + " but size " + usize);
             }
             if (entries.putIfAbsent(name, new ZipEntry(name, method, csize, usize, local, dataOffset)) != null) {
-                throw BadInputException.at(path, p, "entry name '" + shown + "' occurs twice");
+                throw BadInputException.at(path, p, "entry name '" + name + "' occurs twice");
             }
             p = next;
         }
@@ -191,10 +189,10 @@ public final class ZipArchive implements AutoCloseable {
      */
     public synchronized MemorySegment data(ZipEntry e) {
         if (e.method() == ZipEntry.STORED) {
-            return file.slice(e.dataOffset(), e.size(), "entry '" + Printable.escape(e.name()) + "'");
+            return file.slice(e.dataOffset(), e.size(), "entry '" + e.name() + "'");
         }
         if (e.method() != ZipEntry.DEFLATED) {
-            throw BadInputException.at(file.path(), e.localHeaderOffset(), "entry '" + Printable.escape(e.name())
+            throw BadInputException.at(file.path(), e.localHeaderOffset(), "entry '" + e.name()
                     + "' uses compression method " + e.method() + "; only stored (0) and deflated (8) are read");
         }
         MemorySegment done = inflatedEntries.get(e.name());
@@ -213,11 +211,11 @@ public final class ZipArchive implements AutoCloseable {
                 }
             }
             if (target.hasRemaining() || !inf.finished()) {
-                throw BadInputException.at(file.path(), e.dataOffset(), "deflated entry '" + Printable.escape(e.name())
+                throw BadInputException.at(file.path(), e.dataOffset(), "deflated entry '" + e.name()
                         + "' does not inflate to its recorded " + e.size() + " bytes");
             }
         } catch (DataFormatException ex) {
-            throw BadInputException.at(file.path(), e.dataOffset(), "deflated entry '" + Printable.escape(e.name())
+            throw BadInputException.at(file.path(), e.dataOffset(), "deflated entry '" + e.name()
                     + "' is corrupt: " + ex.getMessage());
         } finally {
             inf.end();
@@ -231,8 +229,8 @@ public final class ZipArchive implements AutoCloseable {
         while (true) {
             long now = INFLATED.get();
             if (size < 0 || size > BUDGET - now) {
-                throw BadInputException.at(file.path(), e.localHeaderOffset(), "deflated entry '"
-                        + Printable.escape(e.name()) + "' would inflate to " + size + " bytes; with the " + now
+                throw BadInputException.at(file.path(), e.localHeaderOffset(), "deflated entry '" + e.name()
+                        + "' would inflate to " + size + " bytes; with the " + now
                         + " bytes other compressed"
                         + " entries hold, that is over the bound of " + BUDGET + " bytes (-D" + BUDGET_PROPERTY
                         + " sets it); torch.save never compresses entries");
