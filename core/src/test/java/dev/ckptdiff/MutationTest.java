@@ -12,9 +12,12 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import dev.ckptdiff.inspect.Inspector;
 import dev.ckptdiff.io.BadInputException;
 import dev.ckptdiff.megatron.MegatronCheckpoint;
+import dev.ckptdiff.pickle.PyTree;
 import dev.ckptdiff.safetensors.SafetensorsFile;
+import dev.ckptdiff.tensor.TensorDigest;
 import dev.ckptdiff.torch.TorchFile;
 
 /**
@@ -43,14 +46,53 @@ class MutationTest {
             }
             Path f = tmp.resolve("m" + i + ".pt");
             Files.write(f, m);
-            expectCleanOutcome(f, () -> {
-                try (TorchFile tf = TorchFile.open(f)) {
-                    tf.root();
-                }
-            });
+            expectCleanOutcome(f, () -> readEverything(f));
             Files.delete(f);
         }
         assertMutationsBite(MUTANTS);
+    }
+
+    /**
+     * The hostile corpus's small torch.save files (shared lists, cycles, repeated keys, control characters,
+     * expanded views): their pickles are mostly structure, so nearly every mutation lands on an opcode.
+     */
+    @Test
+    void mutatedHostilePickles(@TempDir Path tmp) throws IOException {
+        Path dir = Fixtures.path("hostile/pickle");
+        String[] names = {"dag_lists.pt", "cycle.pt", "dup_setitems.pt", "dup_dict_opcode.pt", "control_chars.pt",
+                "expanded.pt"};
+        Random rnd = new Random(14);
+        int total = 0;
+        for (String name : names) {
+            byte[] original = Files.readAllBytes(dir.resolve(name));
+            int pkl = indexOf(original, "data.pkl".getBytes()) + "data.pkl".length();
+            // from the pickle's name to the next local header: its header padding and the pickle itself
+            int end = indexOf(java.util.Arrays.copyOfRange(original, pkl, original.length), new byte[]{'P', 'K', 3, 4});
+            for (int i = 0; i < MUTANTS / names.length; i++, total++) {
+                byte[] m = original.clone();
+                for (int k = 0; k < 1 + rnd.nextInt(3); k++) {
+                    m[pkl + rnd.nextInt(end)] = (byte) rnd.nextInt(256);
+                }
+                Path f = tmp.resolve("h" + total + ".pt");
+                Files.write(f, m);
+                expectCleanOutcome(f, () -> readEverything(f));
+                Files.delete(f);
+            }
+        }
+        assertMutationsBite(total);
+    }
+
+    /** Opens, renders (tree and JSON), lists repeated keys and digests every tensor, as inspect --tree --sha256 does. */
+    private static void readEverything(Path f) {
+        try (TorchFile tf = TorchFile.open(f)) {
+            PyTree tree = new PyTree(12, 40, String::valueOf);
+            tree.lines(tf.root());
+            tree.json(tf.root());
+            tf.duplicateKeys();
+            for (var e : Inspector.tensorsIn(tf.root()).entrySet()) {
+                TensorDigest.sha256(e.getValue().named(e.getKey(), f.toString()));
+            }
+        }
     }
 
     /** The mutations must land in structure often enough for the test to mean something. */

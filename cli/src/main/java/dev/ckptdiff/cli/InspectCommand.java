@@ -64,21 +64,22 @@ final class InspectCommand implements Callable<Integer> {
                 case "hf" -> "HF model";
                 case "megatron" -> "Megatron checkpoint";
                 default -> "torch.save file";
-            } + " (" + c.role() + "): " + c.path());
+            } + " (" + c.role() + "): " + Text.safe(c.path().toString()));
             List<String[]> facts = new ArrayList<>();
             for (Map.Entry<String, String> f : c.facts().entrySet()) {
-                String v = f.getKey().equals("bytes") ? Text.bytes(Long.parseLong(f.getValue())) : f.getValue();
+                String v = f.getKey().equals("bytes") ? Text.bytes(Long.parseLong(f.getValue()))
+                        : Text.safe(f.getValue());
                 facts.add(new String[]{"  " + f.getKey(), v});
             }
             Text.table(facts).forEach(out::println);
-            c.notes().forEach(n -> out.println("  note: " + n));
+            c.notes().forEach(n -> out.println("  note: " + Text.safe(n)));
             if (!noTensors) {
                 List<String[]> rows = new ArrayList<>();
                 rows.add(sha256 ? new String[]{"  name", "dtype", "shape", "size", "where", "sha256"}
                         : new String[]{"  name", "dtype", "shape", "size", "where"});
                 for (Inspection.TensorRow r : c.tensors()) {
-                    String[] row = {"  " + r.name(), r.dtype(), Shapes.toString(r.shape()), Text.bytes(r.bytes()),
-                            where(r)};
+                    String[] row = {"  " + Text.safe(r.name()), r.dtype(), Shapes.toString(r.shape()),
+                            Text.bytes(r.bytes()), Text.safe(where(r))};
                     rows.add(sha256 ? java.util.stream.Stream.concat(java.util.Arrays.stream(row),
                             java.util.stream.Stream.of(r.sha256())).toArray(String[]::new) : row);
                 }

@@ -16,6 +16,7 @@ import dev.ckptdiff.locate.Locator;
 import dev.ckptdiff.mapping.Architecture;
 import dev.ckptdiff.mapping.Architectures;
 import dev.ckptdiff.megatron.MegatronCheckpoint;
+import dev.ckptdiff.megatron.RankShard;
 
 /**
  * The main job: find the copies the user means, open them, build both views and compare. One path
@@ -123,6 +124,11 @@ public final class DiffJob {
             List<String> notes = new ArrayList<>();
             va.notes().forEach(n -> notes.add("A: " + n));
             vb.notes().forEach(n -> notes.add("B: " + n));
+            for (MegatronCheckpoint m : java.util.Arrays.asList(mA, mB)) { // what torch.load reads, said aloud
+                for (RankShard s : m == null ? List.<RankShard>of() : m.shards()) {
+                    s.file().duplicateKeyWarnings().forEach(w -> notes.add((m == mA ? "A: " : "B: ") + w));
+                }
+            }
             if (mA != null) {
                 notes.add("A: Megatron " + mA.iteration() + ", " + mA.layout().describe() + ", " + mA.shards().size() + " shards");
             }

@@ -14,6 +14,7 @@ import java.util.TreeMap;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import dev.ckptdiff.hf.HfCheckpoint;
+import dev.ckptdiff.io.Printable;
 import dev.ckptdiff.locate.Copy;
 import dev.ckptdiff.locate.Locator;
 import dev.ckptdiff.megatron.MegatronCheckpoint;
@@ -95,7 +96,7 @@ public final class Inspector {
             facts.put("layers", Integer.toString(m.numLayers()));
             for (String a : KEY_ARGS) {
                 var v = PyValues.find(m.args().value(), a);
-                v.ifPresent(py -> facts.put("args." + a, TREE.lines(py).getFirst()));
+                v.ifPresent(py -> facts.put("args." + a, TREE.line(py)));
             }
             List<Inspection.TensorRow> rows = new ArrayList<>();
             List<String> notes = new ArrayList<>();
@@ -110,6 +111,7 @@ public final class Inspector {
                     }
                 }
                 s.skipped().forEach(k -> notes.add(s.folder() + ": non-tensor model entry " + k));
+                notes.addAll(s.file().duplicateKeyWarnings());
                 if (s.extraStates() > 0) {
                     notes.add(s.folder() + ": " + s.extraStates() + " _extra_state entries (Transformer Engine"
                             + " metadata, not weights) not listed; --tree shows them");
@@ -130,13 +132,17 @@ public final class Inspector {
             List<Inspection.TensorRow> rows = new ArrayList<>();
             for (Map.Entry<String, TorchTensor> e : tensorsIn(tf.root()).entrySet()) {
                 TorchTensor t = e.getValue();
-                Tensor v = t.named(e.getKey(), path.toString());
-                rows.add(new Inspection.TensorRow(e.getKey(), t.dtype().name(), t.shape(), v.byteSize(),
+                // Listing needs no data: an expanded view is shown by its logical size and marked as such.
+                String layout = t.expanded() ? " expanded" : t.numel() <= 1
+                        || java.util.Arrays.equals(Tensor.rowMajorStrides(t.shape()), t.stride()) ? "" : " strided";
+                rows.add(new Inspection.TensorRow(e.getKey(), t.dtype().name(), t.shape(), t.numel() * t.dtype().size(),
                         "storage " + t.storage().key() + (t.storageOffset() > 0 ? " +" + t.storageOffset() : "")
-                                + (v.isContiguous() ? "" : " strided"), e.getKey(), "", digests ? TensorDigest.sha256(v) : null));
+                                + layout, e.getKey(), "",
+                        digests ? TensorDigest.sha256(t.named(e.getKey(), path.toString())) : null));
             }
             facts.put("tensors", Integer.toString(rows.size()));
-            return new Inspection.CopyInfo("torch", role, path, facts, rows, List.of(),
+            List<String> notes = tf.duplicateKeyWarnings();
+            return new Inspection.CopyInfo("torch", role, path, facts, rows, notes,
                     withTree ? TREE.lines(tf.root()) : List.of(), withTree ? TREE.json(tf.root()) : null);
         }
     }
@@ -192,8 +198,8 @@ public final class Inspector {
     static String describeDomain(Object o) {
         return switch (o) {
             case TorchTensor t -> "tensor " + t.dtype() + Shapes.toString(t.shape())
-                    + " (storage " + t.storage().key() + ")";
-            case TorchStorage s -> "storage " + s.key() + " " + s.dtype() + "[" + s.numel() + "]";
+                    + " (storage " + Printable.escape(t.storage().key()) + ")";
+            case TorchStorage s -> "storage " + Printable.escape(s.key()) + " " + s.dtype() + "[" + s.numel() + "]";
             default -> o.toString();
         };
     }

@@ -2,7 +2,10 @@ package dev.ckptdiff.pickle;
 
 import java.math.BigInteger;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * What a pickle holds, as inert values: nothing is imported, nothing is called. A class or
@@ -28,6 +31,13 @@ public sealed interface Py {
     }
 
     record BigInt(BigInteger value) implements Py {
+    }
+
+    /**
+     * An integer too long to be a setting or a count (over {@link Unpickler#MAX_INT_BYTES} bytes): kept
+     * by size only, since building and printing it would cost time quadratic in its length.
+     */
+    record HugeInt(long bits) implements Py {
     }
 
     record Float(double value) implements Py {
@@ -96,12 +106,18 @@ public sealed interface Py {
         }
     }
 
-    /** A dict as ordered pairs (keys need not be hashable strings); {@code state} from BUILD, if any. */
+    /**
+     * A dict as ordered pairs (keys need not be hashable strings); {@code state} from BUILD, if any.
+     * Filled as Python fills one: setting a key that is already there keeps its place and takes the new
+     * value (what {@code torch.load} sees), and the key is remembered in {@link #duplicateKeys()}.
+     */
     final class Dict implements Py {
         public final List<Py> keys = new ArrayList<>();
         public final List<Py> values = new ArrayList<>();
         public Py state;
         int depth = 1;
+        private final Map<Object, Integer> index = new HashMap<>();
+        private List<Py> duplicates = List.of();
 
         @Override
         public int depth() {
@@ -112,14 +128,31 @@ public sealed interface Py {
             return keys.size();
         }
 
+        /** Sets {@code key} as {@code d[key] = value} does; true when the key was already there. */
+        boolean put(Py key, Py value) {
+            Integer at = index.putIfAbsent(DictKey.of(key), keys.size());
+            if (at != null) {
+                values.set(at, value);
+                if (duplicates.isEmpty()) {
+                    duplicates = new ArrayList<>();
+                }
+                duplicates.add(key);
+                return true;
+            }
+            keys.add(key);
+            values.add(value);
+            return false;
+        }
+
         /** The value under a string key, or null. */
         public Py get(String key) {
-            for (int i = 0; i < keys.size(); i++) {
-                if (keys.get(i) instanceof Str(String s) && s.equals(key)) {
-                    return values.get(i);
-                }
-            }
-            return null;
+            Integer at = index.get(key);
+            return at == null ? null : values.get(at);
+        }
+
+        /** Keys the pickle set more than once, in the order of the repeats; the last value is kept. */
+        public List<Py> duplicateKeys() {
+            return Collections.unmodifiableList(duplicates);
         }
     }
 

@@ -1,8 +1,10 @@
 package dev.ckptdiff.pickle;
 
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -86,6 +88,88 @@ public final class PyValues {
             case Py.Str(String s) -> Optional.of(s);
             case Py.Global g -> Optional.of(g.qualified());
             default -> Optional.empty();
+        };
+    }
+
+    /** A short description for error messages: scalars by value (shortened), anything else by kind and size. */
+    public static String brief(Py v) {
+        String s = switch (v) {
+            case Py.Str(String x) -> "'" + x + "'";
+            case Py.Int(long x) -> Long.toString(x);
+            case Py.Float(double x) -> Double.toString(x);
+            case Py.Bool(boolean b) -> b ? "True" : "False";
+            case Py.Global g -> g.qualified();
+            case Py.Tuple t -> "a tuple of " + t.size();
+            case Py.PyList l -> "a list of " + l.items.size();
+            case Py.Dict d -> "a dict of " + d.size();
+            default -> "a " + Unpickler.kind(v);
+        };
+        return s.length() > 80 ? s.substring(0, 77) + "..." : s;
+    }
+
+    /**
+     * Where the pickle set a dict key twice, as {@code path -> key} lines ({@code model -> 'decoder.w'}):
+     * Python, and so {@code torch.load}, keeps the last value. Each container is visited once, however
+     * often the memo shares it, and the walk stops after {@code limit} findings.
+     */
+    public static List<String> duplicateKeys(Py root, int limit) {
+        List<String> out = new ArrayList<>();
+        Deque<Step> queue = new ArrayDeque<>();
+        Map<Py, Boolean> seen = new IdentityHashMap<>();
+        queue.add(new Step(null, null, root));
+        while (!queue.isEmpty() && out.size() < limit) {
+            Step it = queue.poll();
+            if (seen.put(it.value(), true) != null) {
+                continue;
+            }
+            switch (it.value()) {
+                case Py.Dict d -> {
+                    for (Py k : d.duplicateKeys()) {
+                        String path = it.path();
+                        out.add((path.isEmpty() ? "top level" : path) + " -> " + brief(k));
+                    }
+                    for (int i = 0; i < d.size(); i++) {
+                        queue.add(new Step(it, d.keys.get(i), d.values.get(i)));
+                    }
+                    if (d.state != null) {
+                        queue.add(new Step(it, new Py.Str("__state__"), d.state));
+                    }
+                }
+                case Py.PyList l -> l.items.forEach(p -> queue.add(new Step(it, Step.ITEM, p)));
+                case Py.Tuple t -> t.items().forEach(p -> queue.add(new Step(it, Step.ITEM, p)));
+                case Py.Set st -> st.items.forEach(p -> queue.add(new Step(it, Step.ITEM, p)));
+                case Py.Instance i -> {
+                    queue.add(new Step(it.parent(), it.key(), i.args));
+                    if (i.state != null) {
+                        queue.add(new Step(it.parent(), it.key(), i.state));
+                    }
+                }
+                default -> {
+                }
+            }
+        }
+        return out.size() > limit ? out.subList(0, limit) : out;
+    }
+
+    /** A place in a walk; its dotted path is spelled out only when a finding needs it. */
+    private record Step(Step parent, Py key, Py value) {
+        static final Py ITEM = new Py.Str("[]");
+
+        String path() {
+            if (parent == null) {
+                return "";
+            }
+            String up = parent.path();
+            return key == ITEM ? up + "[]" : up.isEmpty() ? keyName(key) : up + "." + keyName(key);
+        }
+    }
+
+    /** A dict key as a path component: strings and integers as themselves, anything else described. */
+    public static String keyName(Py k) {
+        return switch (k) {
+            case Py.Str(String s) -> s;
+            case Py.Int(long n) -> Long.toString(n);
+            default -> brief(k);
         };
     }
 }

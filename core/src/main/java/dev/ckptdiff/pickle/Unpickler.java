@@ -18,6 +18,14 @@ import dev.ckptdiff.io.MappedFile;
  * bytes that remain before anything is allocated for it.
  */
 public final class Unpickler {
+    /**
+     * LONG4 integers longer than this are kept by size only ({@link Py.HugeInt}). 1 KiB is 8,192 bits,
+     * about 2,466 decimal digits: below the 4,300 digits CPython itself will still print, and converted in
+     * microseconds; no setting or count in a checkpoint comes near it.
+     */
+    static final int MAX_INT_BYTES = 1024;
+    /** CPython's default {@code sys.get_int_max_str_digits()}: longer text integers are refused as it does. */
+    static final int MAX_INT_DIGITS = 4300;
     private final MemorySegment data;
     private final String source;
     private final Reducer reducer;
@@ -84,7 +92,8 @@ public final class Unpickler {
                 case 0x8a -> push(at, longFromBytes(at, u8()));
                 case 0x8b -> {
                     long n = data.get(MappedFile.INT_LE, take(at, 4));
-                    push(at, longFromBytes(at, checkLength(at, n)));
+                    int len = checkLength(at, n);
+                    push(at, len > MAX_INT_BYTES ? hugeInt(at, len) : longFromBytes(at, len));
                 }
                 case 'I' -> push(at, parseIntLine(at, line(at)));
                 case 'L' -> {
@@ -96,7 +105,7 @@ public final class Unpickler {
                     try {
                         push(at, new Py.Float(Double.parseDouble(s)));
                     } catch (NumberFormatException e) {
-                        throw error(at, "FLOAT '" + s + "' is not a number");
+                        throw error(at, "FLOAT '" + shorten(s) + "' is not a number");
                     }
                 }
                 case 'G' -> push(at, new Py.Float(Double.longBitsToDouble(
@@ -180,7 +189,8 @@ public final class Unpickler {
                     Py name = pop(at);
                     Py module = pop(at);
                     if (!(module instanceof Py.Str(String m)) || !(name instanceof Py.Str(String n))) {
-                        throw error(at, "STACK_GLOBAL expects two strings, found " + kind(module) + " and " + kind(name));
+                        throw error(at, "STACK_GLOBAL expects two strings, found " + kind(module) + " and "
+                                + kind(name));
                     }
                     push(at, global(at, m, n));
                 }
@@ -307,6 +317,15 @@ public final class Unpickler {
         return v.bitLength() < 64 ? new Py.Int(v.longValue()) : new Py.BigInt(v);
     }
 
+    /** An over-long LONG4: its bytes are skipped, only its size is kept. */
+    private Py hugeInt(long at, int n) {
+        long start = take(at, n);
+        int top = data.get(ValueLayout.JAVA_BYTE, start + n - 1);
+        int topBits = 32 - Integer.numberOfLeadingZeros(top < 0 ? ~top & 0xff : top);
+        return new Py.HugeInt(8L * (n - 1) + topBits);
+    }
+
+    /** INT and LONG text, as {@code int(text, 0)} reads it, with CPython's limit on decimal digits. */
     private Py parseIntLine(long at, String s) {
         if (s.equals("01")) {
             return new Py.Bool(true);
@@ -314,12 +333,33 @@ public final class Unpickler {
         if (s.equals("00")) {
             return new Py.Bool(false);
         }
+        String t = s.strip().replace("_", "");
+        boolean negative = t.startsWith("-");
+        String digits = t.startsWith("-") || t.startsWith("+") ? t.substring(1) : t;
+        int radix = 10;
+        if (digits.length() > 2 && digits.charAt(0) == '0' && "xXoObB".indexOf(digits.charAt(1)) >= 0) {
+            radix = switch (Character.toLowerCase(digits.charAt(1))) {
+                case 'x' -> 16;
+                case 'o' -> 8;
+                default -> 2;
+            };
+            digits = digits.substring(2);
+        }
+        if (digits.length() > MAX_INT_DIGITS) { // BigInteger's parse is quadratic: refuse before it
+            throw error(at, "integer of " + digits.length() + " digits exceeds the limit of " + MAX_INT_DIGITS
+                    + " digits (CPython's int() refuses it too)");
+        }
         try {
-            BigInteger v = new BigInteger(s.strip());
+            BigInteger v = new BigInteger(digits, radix);
+            v = negative ? v.negate() : v;
             return v.bitLength() < 64 ? new Py.Int(v.longValue()) : new Py.BigInt(v);
         } catch (NumberFormatException e) {
-            throw error(at, "integer operand '" + s + "' is not a number");
+            throw error(at, "integer operand '" + shorten(s) + "' is not a number");
         }
+    }
+
+    private static String shorten(String s) {
+        return s.length() > 60 ? s.substring(0, 57) + "..." : s;
     }
 
     private int parseMemoIndex(long at, String s) {
@@ -334,7 +374,7 @@ public final class Unpickler {
         StringBuilder sb = new StringBuilder();
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
-            if (c == '\\' && i + 6 <= s.length() && s.charAt(i + 1) == 'u') {
+            if (c == '\\' && i + 6 <= s.length() && s.charAt(i + 1) == 'u' && isHex(s, i + 2, 4)) {
                 sb.append((char) Integer.parseInt(s.substring(i + 2, i + 6), 16));
                 i += 5;
             } else {
@@ -342,6 +382,15 @@ public final class Unpickler {
             }
         }
         return sb.toString();
+    }
+
+    private static boolean isHex(String s, int from, int n) {
+        for (int i = from; i < from + n; i++) {
+            if (Character.digit(s.charAt(i), 16) < 0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private byte[] pythonStringLiteral(long at, String s) {
@@ -519,14 +568,17 @@ public final class Unpickler {
         }
         grow(at, d.size() + kv.size() / 2L);
         for (int i = 0; i < kv.size(); i += 2) {
-            d.keys.add(kv.get(i));
-            d.values.add(kv.get(i + 1));
+            d.put(kv.get(i), kv.get(i + 1));
             d.depth = Math.max(d.depth, Math.max(kv.get(i).depth(), kv.get(i + 1).depth()) + 1);
         }
         nesting(at, d.depth);
     }
 
     private Py.Global global(long at, String module, String name) {
+        if (module.isEmpty() || name.isEmpty()) { // Python's import and getattr refuse these too
+            throw error(at, "global with an empty " + (module.isEmpty() ? "module" : "name") + " ('" + module
+                    + "', '" + name + "')");
+        }
         String refusal = GlobalPolicy.refusal(module, name);
         if (refusal != null) {
             throw error(at, "refusing pickle: it " + refusal);
@@ -600,6 +652,7 @@ public final class Unpickler {
             case Py.Bool b -> "bool";
             case Py.Int i -> "int";
             case Py.BigInt i -> "int";
+            case Py.HugeInt i -> "int";
             case Py.Float f -> "float";
             case Py.Str s -> "str";
             case Py.Bytes b -> "bytes";

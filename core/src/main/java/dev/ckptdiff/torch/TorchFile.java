@@ -2,11 +2,13 @@ package dev.ckptdiff.torch;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
+import java.util.List;
 
 import dev.ckptdiff.io.BadInputException;
 import dev.ckptdiff.io.MappedFile;
 import dev.ckptdiff.pickle.PickleLimits;
 import dev.ckptdiff.pickle.Py;
+import dev.ckptdiff.pickle.PyValues;
 import dev.ckptdiff.pickle.Unpickler;
 import dev.ckptdiff.zip.ZipArchive;
 import dev.ckptdiff.zip.ZipEntry;
@@ -16,14 +18,13 @@ import dev.ckptdiff.zip.ZipEntry;
  * lazy views of the mapped storages. Closing it unmaps every tensor it produced.
  */
 public final class TorchFile implements AutoCloseable {
-    /** Compressed entries are inflated off-heap; torch never writes them, so the bound is modest. */
-    public static final long MAX_INFLATED = 1L << 30;
     private static final byte[] LEGACY_MAGIC = {(byte) 0x80, 0x02, (byte) 0x8a, 0x0a, 0x6c, (byte) 0xfc, (byte) 0x9c,
             0x46, (byte) 0xf9, 0x20, 0x6a, (byte) 0xa8, 0x50, 0x19};
 
     private final ZipArchive zip;
     private final String prefix;
     private final Py root;
+    private List<String> duplicateKeys;
 
     private TorchFile(ZipArchive zip, String prefix, Py root) {
         this.zip = zip;
@@ -39,7 +40,7 @@ public final class TorchFile implements AutoCloseable {
                         ? "legacy (pre-1.6) torch.save format, which is not supported: re-save it with torch >= 1.6"
                         : "not a torch.save zip archive (expected a zip local header, 'PK\\3\\4')");
             }
-            ZipArchive zip = ZipArchive.open(file, MAX_INFLATED);
+            ZipArchive zip = ZipArchive.open(file);
             return read(zip);
         } catch (RuntimeException e) {
             file.close();
@@ -76,14 +77,25 @@ public final class TorchFile implements AutoCloseable {
         }
         String prefix = pkl.name().substring(0, pkl.name().length() - "data.pkl".length());
         ZipEntry order = zip.entries().get(prefix + "byteorder");
+        if (order != null && order.size() > 64) { // "little\n" at most: never read a hostile one whole
+            throw BadInputException.in(path, "byteorder entry holds " + order.size() + " bytes, expected 'little'");
+        }
         if (order != null && !ZipArchive.utf8(zip.data(order)).strip().equals("little")) {
             throw BadInputException.in(path, "byteorder is '" + ZipArchive.utf8(zip.data(order)).strip()
                     + "'; only little-endian archives are read");
         }
         String source = path + "!" + pkl.name();
-        TorchReducer reducer = new TorchReducer(source, key -> {
-            ZipEntry e = zip.entries().get(prefix + "data/" + key);
-            return e == null ? null : zip.data(e);
+        TorchReducer reducer = new TorchReducer(path.toString(), source, new TorchReducer.Entries() {
+            @Override
+            public long size(String key) {
+                ZipEntry e = zip.entries().get(prefix + "data/" + key);
+                return e == null ? -1 : e.size();
+            }
+
+            @Override
+            public MemorySegment bytes(String key) {
+                return zip.data(zip.entries().get(prefix + "data/" + key));
+            }
         });
         MemorySegment pickle = zip.data(pkl);
         Py root = Unpickler.load(pickle, source, reducer, PickleLimits.DEFAULT);
@@ -105,6 +117,25 @@ public final class TorchFile implements AutoCloseable {
 
     public Py root() {
         return root;
+    }
+
+    /**
+     * Dict keys the pickle set twice ({@code model -> 'decoder.w'}): the last value is the one read, as
+     * {@code torch.load} does, but a file that says two things about one key deserves a warning.
+     */
+    public synchronized List<String> duplicateKeys() {
+        if (duplicateKeys == null) {
+            duplicateKeys = PyValues.duplicateKeys(root, 100);
+        }
+        return duplicateKeys;
+    }
+
+    /** {@link #duplicateKeys()} as sentences for a report, naming this file by its folder and name. */
+    public List<String> duplicateKeyWarnings() {
+        Path dir = path().getParent() == null ? null : path().getParent().getFileName();
+        String where = (dir == null ? "" : dir + "/") + path().getFileName();
+        return duplicateKeys().stream().map(d -> where + ": key set twice in the pickle, the last value is read"
+                + " (as torch.load does): " + d).toList();
     }
 
     @Override

@@ -3,10 +3,10 @@ package dev.ckptdiff.torch;
 import java.lang.foreign.MemorySegment;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.function.Function;
 
 import dev.ckptdiff.io.BadInputException;
 import dev.ckptdiff.pickle.Py;
+import dev.ckptdiff.pickle.PyValues;
 import dev.ckptdiff.pickle.Reducer;
 import dev.ckptdiff.tensor.DType;
 import dev.ckptdiff.tensor.Shapes;
@@ -18,12 +18,22 @@ import dev.ckptdiff.tensor.Shapes;
  */
 final class TorchReducer implements Reducer {
     private final String source;
-    private final Function<String, MemorySegment> storageBytes;
+    private final String archive;
+    private final Entries entries;
     private final Map<String, TorchStorage> storages = new HashMap<>();
 
-    TorchReducer(String source, Function<String, MemorySegment> storageBytes) {
+    /** The archive's {@code data/<key>} entries: their sizes now, their bytes when a tensor is read. */
+    interface Entries {
+        /** The entry's size in bytes, or -1 when there is none. */
+        long size(String key);
+
+        MemorySegment bytes(String key);
+    }
+
+    TorchReducer(String archive, String source, Entries entries) {
+        this.archive = archive;
         this.source = source;
-        this.storageBytes = storageBytes;
+        this.entries = entries;
     }
 
     private BadInputException error(long at, String problem) {
@@ -38,7 +48,7 @@ final class TorchReducer implements Reducer {
         }
         if (!(t.get(1) instanceof Py.Global type) || !(t.get(2) instanceof Py.Str(String key))
                 || !(t.get(4) instanceof Py.Int(long numel)) || numel < 0) {
-            throw error(at, "malformed storage persistent id " + t.items());
+            throw error(at, "malformed storage persistent id " + PyValues.brief(t));
         }
         String location = t.get(3) instanceof Py.Str(String l) ? l : "?";
         TorchStorage cached = storages.get(key);
@@ -51,16 +61,16 @@ final class TorchReducer implements Reducer {
         if (dtype == null) {
             throw error(at, "storage type " + type.qualified() + " is not a torch storage type this reader knows");
         }
-        MemorySegment bytes = storageBytes.apply(key);
-        if (bytes == null) {
+        long size = entries.size(key);
+        if (size < 0) {
             throw error(at, "storage '" + key + "' has no data/" + key + " entry in the archive");
         }
         long need = Shapes.checkedBytes(new long[]{numel}, dtype.size());
-        if (need < 0 || need > bytes.byteSize()) {
+        if (need < 0 || need > size) {
             throw error(at, "storage '" + key + "' claims " + numel + " " + dtype + " elements but its entry holds "
-                    + bytes.byteSize() + " bytes");
+                    + size + " bytes");
         }
-        TorchStorage s = new TorchStorage(key, dtype, untyped, location, numel, bytes.asSlice(0, need));
+        TorchStorage s = new TorchStorage(archive, key, dtype, untyped, location, numel, need, () -> entries.bytes(key));
         storages.put(key, s);
         return new Py.Domain(s);
     }
@@ -104,7 +114,7 @@ final class TorchReducer implements Reducer {
             return DType.fromTorchName(g.name()).orElseThrow(() -> error(at, "tensor dtype torch." + g.name()
                     + " is not one this reader knows"));
         }
-        throw error(at, "tensor dtype is a " + v + ", expected a torch dtype");
+        throw error(at, "tensor dtype is " + PyValues.brief(v) + ", expected a torch dtype");
     }
 
     private Py tensor(Py.Tuple a, long at, DType explicit) {
@@ -120,14 +130,15 @@ final class TorchReducer implements Reducer {
         }
         DType dtype = explicit != null ? explicit : storage.dtype();
         long elements = storage.untyped() || explicit != null
-                ? storage.bytes().byteSize() / dtype.size() : storage.numel();
+                ? storage.byteSize() / dtype.size() : storage.numel();
         if (!storage.untyped() && explicit != null && explicit != storage.dtype()) {
             throw error(at, "tensor dtype " + explicit + " differs from its storage's " + storage.dtype());
         }
-        long numel = Shapes.checkedNumel(shape);
-        if (numel < 0) {
-            throw error(at, "tensor size " + Shapes.toString(shape) + " overflows");
+        if (Shapes.checkedBytes(shape, dtype.size()) < 0) { // counts in bytes must fit everywhere downstream
+            throw error(at, "tensor size " + Shapes.toString(shape) + " of " + dtype
+                    + " overflows a 64-bit byte count");
         }
+        long numel = Shapes.checkedNumel(shape);
         if (numel > 0) {
             long last = offset;
             for (int i = 0; i < shape.length; i++) {
@@ -157,7 +168,7 @@ final class TorchReducer implements Reducer {
         long[] out = new long[t.size()];
         for (int i = 0; i < out.length; i++) {
             if (!(t.get(i) instanceof Py.Int(long x)) || x < 0) {
-                throw error(at, "tensor " + what + " holds " + t.get(i) + ", expected a non-negative integer");
+                throw error(at, "tensor " + what + " holds " + PyValues.brief(t.get(i)) + ", expected a non-negative integer");
             }
             out[i] = x;
         }

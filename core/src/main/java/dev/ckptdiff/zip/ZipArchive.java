@@ -6,8 +6,10 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.zip.DataFormatException;
 import java.util.zip.Inflater;
 
@@ -17,7 +19,10 @@ import dev.ckptdiff.io.MappedFile;
 /**
  * A zip archive read through its central directory, which is what torch's own reader does:
  * {@code torch.save} writes data descriptors and ZIP64 records that stream readers trip over.
- * Stored entries are views of the mapping; deflated ones are inflated off-heap, up to a bound.
+ * Stored entries are views of the mapping. Deflated ones (torch never writes them; a hand-made or
+ * hostile archive may) are inflated off-heap when first read, against one bound for the whole process
+ * ({@value #BUDGET_PROPERTY}, 256 MiB by default) that an archive gives back when it is closed: a few KB
+ * of zip can claim gigabytes, and many shards are open at once.
  */
 public final class ZipArchive implements AutoCloseable {
     private static final int EOCD_SIG = 0x06054b50;
@@ -28,16 +33,19 @@ public final class ZipArchive implements AutoCloseable {
     private static final int EOCD_MIN = 22;
     private static final int CENTRAL_MIN = 46;
 
+    public static final String BUDGET_PROPERTY = "ckptdiff.maxInflatedBytes";
+    private static final long BUDGET = Long.getLong(BUDGET_PROPERTY, 256L << 20);
+    private static final AtomicLong INFLATED = new AtomicLong();
+
     private final MappedFile file;
     private final Map<String, ZipEntry> entries;
     private final Arena inflated = Arena.ofShared();
-    private final long maxInflatedBytes;
-    private long inflatedSoFar;
+    private final Map<String, MemorySegment> inflatedEntries = new HashMap<>();
+    private long reserved;
 
-    private ZipArchive(MappedFile file, Map<String, ZipEntry> entries, long maxInflatedBytes) {
+    private ZipArchive(MappedFile file, Map<String, ZipEntry> entries) {
         this.file = file;
         this.entries = entries;
-        this.maxInflatedBytes = maxInflatedBytes;
     }
 
     /** True when the file starts like a zip (local header) — how torch tells new files from old. */
@@ -45,8 +53,13 @@ public final class ZipArchive implements AutoCloseable {
         return file.size() >= 4 && file.readIntLE(0, "magic") == LOCAL_SIG;
     }
 
-    public static ZipArchive open(MappedFile file, long maxInflatedBytes) {
-        return new ZipArchive(file, readCentralDirectory(file), maxInflatedBytes);
+    public static ZipArchive open(MappedFile file) {
+        return new ZipArchive(file, readCentralDirectory(file));
+    }
+
+    /** Bytes that deflated entries of open archives hold now, process-wide. */
+    public static long inflatedBytes() {
+        return INFLATED.get();
     }
 
     private static Map<String, ZipEntry> readCentralDirectory(MappedFile f) {
@@ -170,8 +183,11 @@ public final class ZipArchive implements AutoCloseable {
         return file;
     }
 
-    /** The entry's bytes: a view of the mapping if stored, else inflated off-heap within the bound. */
-    public MemorySegment data(ZipEntry e) {
+    /**
+     * The entry's bytes: a view of the mapping if stored, else inflated off-heap (once) within the
+     * process-wide bound.
+     */
+    public synchronized MemorySegment data(ZipEntry e) {
         if (e.method() == ZipEntry.STORED) {
             return file.slice(e.dataOffset(), e.size(), "entry '" + e.name() + "'");
         }
@@ -179,12 +195,11 @@ public final class ZipArchive implements AutoCloseable {
             throw BadInputException.at(file.path(), e.localHeaderOffset(), "entry '" + e.name()
                     + "' uses compression method " + e.method() + "; only stored (0) and deflated (8) are read");
         }
-        if (e.size() < 0 || e.size() > maxInflatedBytes - inflatedSoFar) {
-            throw BadInputException.at(file.path(), e.localHeaderOffset(), "deflated entry '" + e.name()
-                    + "' would inflate to " + e.size() + " bytes, over the " + maxInflatedBytes
-                    + "-byte bound for compressed entries");
+        MemorySegment done = inflatedEntries.get(e.name());
+        if (done != null) {
+            return done;
         }
-        inflatedSoFar += e.size();
+        reserve(e);
         MemorySegment out = inflated.allocate(Math.max(1, e.size())).asSlice(0, e.size());
         Inflater inf = new Inflater(true);
         try {
@@ -205,7 +220,26 @@ public final class ZipArchive implements AutoCloseable {
         } finally {
             inf.end();
         }
+        inflatedEntries.put(e.name(), out);
         return out;
+    }
+
+    private void reserve(ZipEntry e) {
+        long size = e.size();
+        while (true) {
+            long now = INFLATED.get();
+            if (size < 0 || size > BUDGET - now) {
+                throw BadInputException.at(file.path(), e.localHeaderOffset(), "deflated entry '" + e.name()
+                        + "' would inflate to " + size + " bytes; with the " + now
+                        + " bytes other compressed"
+                        + " entries hold, that is over the bound of " + BUDGET + " bytes (-D" + BUDGET_PROPERTY
+                        + " sets it); torch.save never compresses entries");
+            }
+            if (INFLATED.compareAndSet(now, now + size)) {
+                reserved += size;
+                return;
+            }
+        }
     }
 
     public static String utf8(MemorySegment s) {
@@ -213,8 +247,12 @@ public final class ZipArchive implements AutoCloseable {
     }
 
     @Override
-    public void close() {
-        inflated.close();
+    public synchronized void close() {
+        if (inflated.scope().isAlive()) {
+            inflated.close();
+            INFLATED.addAndGet(-reserved);
+            reserved = 0;
+        }
         file.close();
     }
 }
