@@ -36,6 +36,10 @@ import org.junit.jupiter.api.io.TempDir;
  * conversion is stopped or killed.
  */
 class HostileConvertCliTest {
+    /** Each case works in a folder of its own under here; JUnit deletes it all at the end. */
+    @TempDir
+    static Path scratch;
+
     static Path cases() {
         return Cli.fixtures().resolve("hostile/convert");
     }
@@ -52,50 +56,46 @@ class HostileConvertCliTest {
     }
 
     private static void runCase(String name, JsonNode c) throws IOException {
-        Path tmp = Files.createTempDirectory("hostile-" + name);
-        try {
-            Path work = tmp.resolve("case");
-            Files.createDirectories(work);
-            if (Files.isDirectory(cases().resolve(name))) {
-                copyTree(cases().resolve(name), work.resolve(name));
+        Path tmp = Files.createTempDirectory(scratch, name);
+        Path work = tmp.resolve("case");
+        Files.createDirectories(work);
+        if (Files.isDirectory(cases().resolve(name))) {
+            copyTree(cases().resolve(name), work.resolve(name));
+        }
+        for (JsonNode op : c.path("setup")) {
+            setUp(work, op);
+        }
+        Path out = tmp.resolve("out");
+        List<String> args = new ArrayList<>();
+        c.get("args").forEach(a -> args.add(a.asText().replace("{case}", work.toString()).replace("{out}", out.toString())));
+        Map<String, String> before = hashTree(work);
+        Cli r = assertTimeoutPreemptively(Duration.ofSeconds(c.get("seconds").asInt()),
+                () -> Cli.run(args.toArray(String[]::new)), name);
+        List<Integer> exits = new ArrayList<>();
+        if (c.get("exit").isArray()) {
+            c.get("exit").forEach(x -> exits.add(x.asInt()));
+        } else {
+            exits.add(c.get("exit").asInt());
+        }
+        assertTrue(exits.contains(r.exit()), name + ": exit " + r.exit() + ", expected " + exits + "\n" + r.out() + r.err());
+        if (r.exit() == 2) {
+            String err = r.err().strip();
+            assertFalse(err.contains("\n"), "one line: " + err);
+            assertTrue(err.startsWith("ckpt-diff: "), err);
+            assertFalse(err.contains("Exception"), err);
+            c.path("stderr").forEach(s -> assertTrue(err.contains(s.asText()), "'" + s.asText() + "' in: " + err));
+            if (c.has("any_of")) {
+                List<String> any = new ArrayList<>();
+                c.get("any_of").forEach(s -> any.add(s.asText()));
+                assertTrue(any.stream().anyMatch(err::contains), any + " in: " + err);
             }
-            for (JsonNode op : c.path("setup")) {
-                setUp(work, op);
-            }
-            Path out = tmp.resolve("out");
-            List<String> args = new ArrayList<>();
-            c.get("args").forEach(a -> args.add(a.asText().replace("{case}", work.toString()).replace("{out}", out.toString())));
-            Map<String, String> before = hashTree(work);
-            Cli r = assertTimeoutPreemptively(Duration.ofSeconds(c.get("seconds").asInt()),
-                    () -> Cli.run(args.toArray(String[]::new)), name);
-            List<Integer> exits = new ArrayList<>();
-            if (c.get("exit").isArray()) {
-                c.get("exit").forEach(x -> exits.add(x.asInt()));
-            } else {
-                exits.add(c.get("exit").asInt());
-            }
-            assertTrue(exits.contains(r.exit()), name + ": exit " + r.exit() + ", expected " + exits + "\n" + r.out() + r.err());
-            if (r.exit() == 2) {
-                String err = r.err().strip();
-                assertFalse(err.contains("\n"), "one line: " + err);
-                assertTrue(err.startsWith("ckpt-diff: "), err);
-                assertFalse(err.contains("Exception"), err);
-                c.path("stderr").forEach(s -> assertTrue(err.contains(s.asText()), "'" + s.asText() + "' in: " + err));
-                if (c.has("any_of")) {
-                    List<String> any = new ArrayList<>();
-                    c.get("any_of").forEach(s -> any.add(s.asText()));
-                    assertTrue(any.stream().anyMatch(err::contains), any + " in: " + err);
-                }
-                assertFalse(Files.exists(out, LinkOption.NOFOLLOW_LINKS), "nothing written on refusal");
-            } else {
-                assertTrue(Files.isRegularFile(out.resolve(c.get("output").asText())), r.out());
-            }
-            assertEquals(before, hashTree(work), name + ": the inputs changed");
-            try (Stream<Path> s = Files.list(tmp)) {
-                assertTrue(s.noneMatch(p -> p.getFileName().toString().contains(".partial-")), "no partial output left");
-            }
-        } finally {
-            deleteTree(tmp);
+            assertFalse(Files.exists(out, LinkOption.NOFOLLOW_LINKS), "nothing written on refusal");
+        } else {
+            assertTrue(Files.isRegularFile(out.resolve(c.get("output").asText())), r.out());
+        }
+        assertEquals(before, hashTree(work), name + ": the inputs changed");
+        try (Stream<Path> s = Files.list(tmp)) {
+            assertTrue(s.noneMatch(p -> p.getFileName().toString().contains(".partial-")), "no partial output left");
         }
     }
 
@@ -162,22 +162,6 @@ class HostileConvertCliTest {
                 }
             }
         }
-    }
-
-    static void deleteTree(Path p) throws IOException {
-        Files.walkFileTree(p, new SimpleFileVisitor<>() {
-            @Override
-            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-                Files.delete(file);
-                return FileVisitResult.CONTINUE;
-            }
-
-            @Override
-            public FileVisitResult postVisitDirectory(Path dir, IOException exc) throws IOException {
-                Files.delete(dir);
-                return FileVisitResult.CONTINUE;
-            }
-        });
     }
 
     /** A PID no process has: one that just exited (the kernel does not hand it out again at once). */
