@@ -164,6 +164,16 @@ class HostileConvertCliTest {
         }
     }
 
+    /** Whether this process ignores SIGINT (inherited by the JVMs it starts), from /proc/self/status. */
+    static boolean intIgnored() throws IOException {
+        Path status = Path.of("/proc/self/status");
+        if (!Files.isReadable(status)) {
+            return false;
+        }
+        return Files.readAllLines(status).stream().filter(l -> l.startsWith("SigIgn:"))
+                .anyMatch(l -> (Long.parseUnsignedLong(l.substring(7).strip(), 16) & (1L << 1)) != 0);
+    }
+
     /** A PID no process has: one that just exited (the kernel does not hand it out again at once). */
     static long deadPid() throws Exception {
         Process p = new ProcessBuilder("true").start();
@@ -202,11 +212,12 @@ class HostileConvertCliTest {
     /**
      * A real conversion in its own JVM, stopped by TERM and by INT while it writes: the shutdown hook
      * removes its partial output. The JVM runs interpreted (-Xint) so that the conversion lasts long
-     * enough to be caught in the middle.
+     * enough to be caught in the middle. (A JVM started with INT ignored, as background jobs of a
+     * shell without job control are, keeps ignoring it: INT is then not tried.)
      */
     @Test
     void termAndIntRemoveThePartialOutput(@TempDir Path tmp) throws Exception {
-        for (String signal : List.of("TERM", "INT")) {
+        for (String signal : intIgnored() ? List.of("TERM") : List.of("TERM", "INT")) {
             Path out = tmp.resolve("hf-" + signal);
             Path java = Path.of(System.getProperty("java.home"), "bin", "java");
             ProcessBuilder pb = new ProcessBuilder(java.toString(), "-Xint", "-Xmx256m", "--add-modules",
@@ -223,8 +234,9 @@ class HostileConvertCliTest {
             assertTrue(Files.exists(partial) && p.isAlive(), "caught mid-conversion: " + Files.readString(tmp.resolve(signal + ".log")));
             assertEquals(0, new ProcessBuilder("kill", "-" + signal, Long.toString(p.pid())).start().waitFor());
             assertTrue(p.waitFor(60, TimeUnit.SECONDS), "stopped");
-            assertFalse(Files.exists(partial), signal + ": the partial output is removed");
-            assertFalse(Files.exists(out), signal + ": no output appears");
+            String log = signal + " (exit " + p.exitValue() + "): " + Files.readString(tmp.resolve(signal + ".log"));
+            assertFalse(Files.exists(partial), log + ": the partial output is removed");
+            assertFalse(Files.exists(out), log + ": no output appears");
         }
     }
 }

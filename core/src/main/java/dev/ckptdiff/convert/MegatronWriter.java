@@ -132,7 +132,11 @@ public final class MegatronWriter {
                 String folder = pp == 1 ? String.format("mp_rank_%02d", r) : String.format("mp_rank_%02d_%03d", r, p);
                 Path dir = iterDir.resolve(folder);
                 try {
-                    Files.createDirectories(dir);
+                    // one level at a time: once a stopped run's temporary folder is removed, nothing may re-create it
+                    if (!Files.isDirectory(iterDir)) {
+                        Files.createDirectory(iterDir);
+                    }
+                    Files.createDirectory(dir);
                 } catch (java.io.IOException e) {
                     throw new BadInputException(dir + ": cannot be created: " + e.getMessage());
                 }

@@ -69,7 +69,7 @@ public final class OutputFolder implements AutoCloseable {
                 throw BadInputException.in(tmp, "is an input; not used as the temporary output folder");
             }
             deleteTree(tmp); // a folder of an earlier process that had our PID
-            Files.createDirectories(tmp);
+            Files.createDirectory(tmp);
             OutputFolder f = new OutputFolder(abs, tmp, t.force(), inputs);
             Runtime.getRuntime().addShutdownHook(f.hook);
             return f;
@@ -164,12 +164,19 @@ public final class OutputFolder implements AutoCloseable {
         if (committed || keep) {
             return;
         }
-        for (int attempt = 0; attempt < 3; attempt++) {
+        // The conversion keeps running while shutdown hooks do, and may add a file under the tree
+        // being deleted; it cannot re-create the folder itself once it is gone (writers create one
+        // level at a time), so deleting until it is gone is enough.
+        for (int attempt = 0; attempt < 500 && Files.exists(tmp, LinkOption.NOFOLLOW_LINKS); attempt++) {
             try {
                 deleteTree(tmp);
-                return;
             } catch (IOException e) {
-                // a writer still running may have just added a file: try again
+                try {
+                    Thread.sleep(2);
+                } catch (InterruptedException stop) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
             }
         }
     }
