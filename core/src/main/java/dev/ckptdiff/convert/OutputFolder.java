@@ -51,6 +51,7 @@ public final class OutputFolder implements AutoCloseable {
 
     public static OutputFolder create(Target t, InputPaths inputs, long bytesNeeded) {
         inputs.refuseOverlap("--out", t.path());
+        refuseWorkingFolders(t.path());
         Path abs = t.path().toAbsolutePath().normalize();
         if (Files.exists(abs, LinkOption.NOFOLLOW_LINKS) && !t.force()) {
             throw BadInputException.in(abs, "already exists; choose another --out or pass --force to replace it");
@@ -77,6 +78,18 @@ public final class OutputFolder implements AutoCloseable {
             throw BadInputException.in(parent, "the output's size " + bytesNeeded + " bytes is beyond any disk");
         } catch (IOException e) {
             throw BadInputException.io(parent, "create the output", e);
+        }
+    }
+
+    /** {@code --out . --force} or {@code --out ~ --force}, typed carelessly, would replace the folders one works in. */
+    private static void refuseWorkingFolders(Path target) {
+        Path real = InputPaths.resolve(target);
+        for (String[] w : new String[][]{{"user.dir", "the current folder"}, {"user.home", "your home folder"}}) {
+            String folder = System.getProperty(w[0]);
+            if (folder != null && !folder.isEmpty() && InputPaths.resolve(Path.of(folder)).startsWith(real)) {
+                throw new BadInputException("--out " + target + " holds " + w[1] + " (" + folder + "); choose a folder"
+                        + " of its own for the output");
+            }
         }
     }
 

@@ -35,6 +35,27 @@ class OutputFolderTest {
     }
 
     @Test
+    void theHomeFolderAndWhatHoldsItAreNeverReplaced(@TempDir Path tmp) throws IOException {
+        Path home = Files.createDirectories(tmp.resolve("users/me"));
+        Files.writeString(home.resolve("notes.txt"), "mine");
+        String saved = System.getProperty("user.home");
+        System.setProperty("user.home", home.toString());
+        try {
+            for (Path out : new Path[]{home, tmp.resolve("users"), tmp.resolve("users/me/../me")}) {
+                BadInputException e = assertThrows(BadInputException.class, () -> OutputFolder.create(
+                        new OutputFolder.Target(out, true), InputPaths.of(tmp.resolve("in")), 10).close());
+                assertTrue(e.getMessage().contains("holds your home folder"), e.getMessage());
+            }
+        } finally {
+            System.setProperty("user.home", saved);
+        }
+        assertEquals("mine", Files.readString(home.resolve("notes.txt")));
+        BadInputException cwd = assertThrows(BadInputException.class, () -> OutputFolder.create(
+                new OutputFolder.Target(Path.of("").toAbsolutePath(), true), InputPaths.of(tmp), 10).close());
+        assertTrue(cwd.getMessage().contains("holds the current folder"), cwd.getMessage());
+    }
+
+    @Test
     void aCommittedOutputReplacesTheOldOneAndLeavesNothingBehind(@TempDir Path tmp) throws IOException {
         Path out = Files.createDirectories(tmp.resolve("out"));
         Files.writeString(out.resolve("old.txt"), "old");
