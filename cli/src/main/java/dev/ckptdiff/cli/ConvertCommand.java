@@ -14,6 +14,7 @@ import picocli.CommandLine.Model.CommandSpec;
 
 import dev.ckptdiff.convert.Convert;
 import dev.ckptdiff.convert.MegatronWriter;
+import dev.ckptdiff.convert.OutputFolder;
 import dev.ckptdiff.diff.Differ;
 import dev.ckptdiff.diff.Tolerance;
 import dev.ckptdiff.diff.VectorEngine;
@@ -42,6 +43,12 @@ final class ConvertCommand implements Runnable {
 
         @Option(names = "--force", description = "Replace --out if it exists (only once the new output is complete).")
         boolean force;
+
+        /** Where to write; what was cleaned up from earlier, killed runs goes to stderr. */
+        OutputFolder.Target target(CommandSpec spec) {
+            PrintWriter err = spec.commandLine().getErr();
+            return new OutputFolder.Target(out, force, w -> err.println("ckpt-diff: " + w));
+        }
 
         static Differ verifier() {
             return new Differ(new VectorEngine(), new Differ.Options(Tolerance.DEFAULT, false,
@@ -94,7 +101,7 @@ final class ConvertCommand implements Runnable {
                 case "fp32", "f32", "float32" -> DType.F32;
                 default -> throw new BadInputException("--dtype takes bf16, fp16 or fp32, not '" + dtype + "'");
             };
-            Convert.Result r = Convert.toHf(src, output.out, configFrom, t, size(maxShard), output.force, Output.verifier());
+            Convert.Result r = Convert.toHf(src, output.target(spec), configFrom, t, size(maxShard), Output.verifier());
             return Output.report(spec.commandLine().getOut(), "to-hf", r);
         }
     }
@@ -134,8 +141,8 @@ final class ConvertCommand implements Runnable {
             if (!specName.equals("te") && !specName.equals("local")) {
                 throw new BadInputException("--spec takes te or local, not '" + specName + "'");
             }
-            Convert.Result r = Convert.toMegatron(hf, output.out, new MegatronWriter.Layout(tp, pp, specName.equals("te"),
-                    padVocab), release, output.force, Output.verifier());
+            Convert.Result r = Convert.toMegatron(hf, output.target(spec), new MegatronWriter.Layout(tp, pp,
+                    specName.equals("te"), padVocab), release, Output.verifier());
             return Output.report(spec.commandLine().getOut(), "to-megatron", r);
         }
     }
@@ -163,7 +170,7 @@ final class ConvertCommand implements Runnable {
             if (tp < 1 || pp < 1) {
                 throw new BadInputException("--tp and --pp must be at least 1");
             }
-            Convert.Result r = Convert.reshard(src, output.out, tp, pp, output.force, Output.verifier());
+            Convert.Result r = Convert.reshard(src, output.target(spec), tp, pp, Output.verifier());
             return Output.report(spec.commandLine().getOut(), "reshard", r);
         }
     }

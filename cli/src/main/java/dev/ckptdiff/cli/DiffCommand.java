@@ -35,6 +35,7 @@ import dev.ckptdiff.diff.Tolerance;
 import dev.ckptdiff.diff.VectorEngine;
 import dev.ckptdiff.diff.Verdict;
 import dev.ckptdiff.io.BadInputException;
+import dev.ckptdiff.io.InputPaths;
 import dev.ckptdiff.locate.RunRoot;
 import dev.ckptdiff.tensor.Shapes;
 
@@ -113,6 +114,9 @@ final class DiffCommand implements Callable<Integer> {
             throw new BadInputException("--threads must be at least 1");
         }
         Tolerance tol = new Tolerance(atol, rtol);
+        if (json != null && !json.toString().equals("-")) {
+            InputPaths.of(paths).refuseOverlap("--json", json); // the report must never replace what it compares
+        }
         if (paths.size() == 1) {
             List<RunRoot.Step> steps = RunRoot.steps(paths.getFirst());
             if (!steps.isEmpty()) {

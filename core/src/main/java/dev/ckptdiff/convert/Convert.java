@@ -4,7 +4,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -16,6 +18,7 @@ import dev.ckptdiff.diff.ModelView;
 import dev.ckptdiff.diff.Views;
 import dev.ckptdiff.hf.HfCheckpoint;
 import dev.ckptdiff.io.BadInputException;
+import dev.ckptdiff.io.InputPaths;
 import dev.ckptdiff.locate.Copy;
 import dev.ckptdiff.locate.Locator;
 import dev.ckptdiff.mapping.Architecture;
@@ -49,10 +52,12 @@ public final class Convert {
         throw BadInputException.in(p, "holds no " + (kind == Copy.Kind.HF ? "HF model" : "Megatron checkpoint"));
     }
 
-    public static Result toHf(Path src, Path out, Path configFrom, DType dtype, long maxShardBytes, boolean force,
+    public static Result toHf(Path src, OutputFolder.Target out, Path configFrom, DType dtype, long maxShardBytes,
                               Differ verifier) {
         long t0 = System.nanoTime();
         Copy source = copyOf(src, Copy.Kind.MEGATRON);
+        InputPaths inputs = InputPaths.of(src, source.path(), configFrom);
+        inputs.refuseOverlap("--out", out.path()); // before anything is read: a mistake here costs a checkpoint
         List<String> notes = new ArrayList<>();
         try (MegatronCheckpoint m = MegatronCheckpoint.open(source.path())) {
             JsonNode config = configFrom != null ? HfCheckpoint.readConfig(configFrom.resolve("config.json")) : null;
@@ -65,11 +70,16 @@ public final class Convert {
                 vocab = m.args().getLong("padded_vocab_size", -1);
                 notes.add("no vocab_size in args or --config-from: kept all " + vocab + " rows, padding included");
             }
+            ObjectNode cfg = config != null ? (ObjectNode) config.deepCopy() : derivedConfig(m, arch, vocab);
+            Map<String, long[]> shapes = HfWriter.shapes(view, vocab);
+            ConfigShapes.refuseMismatches(shapes, cfg, config != null ? configFrom + "/config.json"
+                    : "the args of " + source.path());
+            if (config != null) { // the shards must also agree with the args they were trained with
+                ConfigShapes.refuseMismatches(shapes, derivedConfig(m, arch, vocab), "the args of " + source.path());
+            }
             long bytes = HfWriter.bytes(view, vocab, dtype);
-            try (OutputFolder folder = OutputFolder.create(out, force, bytes)) {
+            try (OutputFolder folder = OutputFolder.create(out, inputs, bytes)) {
                 List<Path> files = HfWriter.write(view, vocab, dtype, maxShardBytes, folder.dir());
-                ObjectNode cfg = config != null ? (ObjectNode) config.deepCopy()
-                        : derivedConfig(m, arch, vocab);
                 if (dtype != null) {
                     cfg.put("torch_dtype", dtype.torchName());
                 }
@@ -116,38 +126,46 @@ public final class Convert {
         return c;
     }
 
-    public static Result toMegatron(Path hfDir, Path out, MegatronWriter.Layout layout, boolean release, boolean force,
+    public static Result toMegatron(Path hfDir, OutputFolder.Target out, MegatronWriter.Layout layout, boolean release,
                                     Differ verifier) {
         long t0 = System.nanoTime();
         Copy source = copyOf(hfDir, Copy.Kind.HF);
+        InputPaths inputs = InputPaths.of(hfDir, source.path());
+        inputs.refuseOverlap("--out", out.path());
         try (HfCheckpoint hf = HfCheckpoint.open(source.path())) {
-            Architecture arch = Architectures.fromConfig(hf.config(), source.path() + "/config.json");
-            ModelFacts facts = ModelFacts.of(hf.config(), source.path() + "/config.json");
+            String configName = source.path() + "/config.json";
+            Architecture arch = Architectures.fromConfig(hf.config(), configName);
+            ModelFacts facts = ModelFacts.of(hf.config(), configName);
             ModelView view = Views.hf(hf, "source");
-            return writeMegatron(view, arch, facts, layout, release, out, force, source, t0, verifier, new ArrayList<>());
+            ConfigShapes.refuseMismatches(shapesOf(view), hf.config(), configName);
+            return writeMegatron(view, arch, facts, layout, release, out, inputs, source, t0, verifier, new ArrayList<>());
         }
     }
 
-    public static Result reshard(Path src, Path out, int tp, int pp, boolean force, Differ verifier) {
+    public static Result reshard(Path src, OutputFolder.Target out, int tp, int pp, Differ verifier) {
         long t0 = System.nanoTime();
         Copy source = copyOf(src, Copy.Kind.MEGATRON);
+        InputPaths inputs = InputPaths.of(src, source.path());
+        inputs.refuseOverlap("--out", out.path());
         try (MegatronCheckpoint m = MegatronCheckpoint.open(source.path())) {
             Architecture arch = Architectures.fromArgs(m.args());
             ModelView view = Views.megatron(m, arch, null, "source");
             long rows = view.tensors().entrySet().stream().filter(e -> e.getKey().endsWith("embed_tokens.weight"))
                     .mapToLong(e -> e.getValue().rows()).findFirst().orElse(-1);
             ModelFacts facts = ModelFacts.of(m.args(), m.numLayers(), m.args().getLong("vocab_size", rows));
+            ConfigShapes.refuseMismatches(HfWriter.shapes(view, -1), derivedConfig(m, arch, rows),
+                    "the args of " + source.path());
             boolean te = m.args().getString("transformer_impl").map(s -> s.contains("transformer_engine")).orElse(true);
             List<String> notes = new ArrayList<>(List.of("weights only: optimizer state, RNG state and scheduler are not carried over"));
             return writeMegatron(view, arch, facts, new MegatronWriter.Layout(tp, pp, te, rows % tp != 0), false, out,
-                    force, source, t0, verifier, notes);
+                    inputs, source, t0, verifier, notes);
         }
     }
 
     private static Result writeMegatron(ModelView view, Architecture arch, ModelFacts facts, MegatronWriter.Layout layout,
-                                        boolean release, Path out, boolean force, Copy source, long t0, Differ verifier,
-                                        List<String> notes) {
-        try (OutputFolder folder = OutputFolder.create(out, force, MegatronWriter.bytes(view))) {
+                                        boolean release, OutputFolder.Target out, InputPaths inputs, Copy source, long t0,
+                                        Differ verifier, List<String> notes) {
+        try (OutputFolder folder = OutputFolder.create(out, inputs, MegatronWriter.bytes(view, layout))) {
             String iteration = release ? "release" : "iter_0000000";
             Path iterDir = folder.dir().resolve(iteration);
             List<Path> files = MegatronWriter.write(view, arch, facts, layout, iterDir);
@@ -158,6 +176,12 @@ public final class Convert {
             }
             return finish(folder, source, new Copy(Copy.Kind.MEGATRON, iterDir, "Megatron output"), files, t0, verifier, notes);
         }
+    }
+
+    private static Map<String, long[]> shapesOf(ModelView view) {
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        view.tensors().forEach((n, a) -> shapes.put(n, a.shape()));
+        return shapes;
     }
 
     private static Result finish(OutputFolder folder, Copy source, Copy output, List<Path> files, long t0, Differ verifier,

@@ -33,24 +33,37 @@ public final class Fill {
     private Fill() {
     }
 
-    /** Streams a row-major [rows, cols] tensor of {@code dtype} assembled from {@code regions} into {@code sink}. */
+    /**
+     * Streams a row-major [rows, cols] tensor of {@code dtype} assembled from {@code regions} into
+     * {@code sink}: several whole rows per window, or, for a row wider than a window, a row in pieces.
+     */
     public static void stream(List<Region> regions, long rows, long cols, DType dtype, Sink sink) {
-        long rowBytes = Math.max(1, cols * dtype.size());
-        long perWindow = Math.max(1, WINDOW / rowBytes);
+        if (rows == 0 || cols == 0) {
+            return;
+        }
+        int ds = dtype.size();
+        long rowBytes = cols * ds; // the caller counted rows × cols × ds without overflow
+        long colsPerWindow = Math.min(cols, Math.max(1, WINDOW / ds));
+        long perWindow = colsPerWindow < cols ? 1 : Math.max(1, WINDOW / rowBytes);
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buf = arena.allocate(Math.min(rows, perWindow) * rowBytes, 64);
+            MemorySegment buf = arena.allocate(Math.min(rows, perWindow) * colsPerWindow * ds, 64);
             for (long w = 0; w < rows; w += perWindow) {
                 long n = Math.min(perWindow, rows - w);
-                MemorySegment window = buf.asSlice(0, n * rowBytes);
-                for (Region g : regions) {
-                    long r0 = Math.max(w, g.dstRow0());
-                    long r1 = Math.min(w + n, g.dstRow0() + g.rows());
-                    if (r1 > r0) {
-                        rect(g.from(), g.hfRow0() + r0 - g.dstRow0(), r1 - r0, g.hfCol0(), g.cols(), window, r0 - w,
-                                g.dstCol0(), cols, dtype);
+                for (long c = 0; c < cols; c += colsPerWindow) {
+                    long m = Math.min(colsPerWindow, cols - c);
+                    MemorySegment window = buf.asSlice(0, n * m * ds);
+                    for (Region g : regions) {
+                        long r0 = Math.max(w, g.dstRow0());
+                        long r1 = Math.min(w + n, g.dstRow0() + g.rows());
+                        long c0 = Math.max(c, g.dstCol0());
+                        long c1 = Math.min(c + m, g.dstCol0() + g.cols());
+                        if (r1 > r0 && c1 > c0) {
+                            rect(g.from(), g.hfRow0() + r0 - g.dstRow0(), r1 - r0, g.hfCol0() + c0 - g.dstCol0(), c1 - c0,
+                                    window, r0 - w, c0 - c, m, dtype);
+                        }
                     }
+                    sink.write(w * rowBytes + c * ds, window);
                 }
-                sink.write(w * rowBytes, window);
             }
         }
     }

@@ -19,6 +19,7 @@ import dev.ckptdiff.diff.ModelView;
 import dev.ckptdiff.diff.Piece;
 import dev.ckptdiff.diff.Views;
 import dev.ckptdiff.io.BadInputException;
+import dev.ckptdiff.io.OutputBytes;
 import dev.ckptdiff.safetensors.SafetensorsWriter;
 import dev.ckptdiff.tensor.DType;
 
@@ -43,24 +44,41 @@ public final class HfWriter {
         List<Item> items = new ArrayList<>();
         for (String n : names) {
             Assembled a = view.tensors().get(n);
-            if (a.isUnmappedMegatronKey()) {
-                throw new BadInputException(n + " has no HF name in the mapping table; refusing to write a partial model");
-            }
-            long[] shape = a.shape().clone();
-            if (a.paddedRows() && vocab > 0) {
-                if (vocab > shape[0]) {
-                    throw new BadInputException(n + " has " + shape[0] + " rows, fewer than vocab_size " + vocab);
-                }
-                shape[0] = vocab;
-            }
             DType t = dtype != null ? dtype : a.dtypes().iterator().next();
-            items.add(new Item(new SafetensorsWriter.Entry(n, t, shape, null), a));
+            items.add(new Item(new SafetensorsWriter.Entry(n, t, shape(n, a, vocab), null), a));
         }
         return items;
     }
 
+    /** A tensor's shape in the output: as merged, with the vocabulary cut to {@code vocab} rows when positive. */
+    private static long[] shape(String n, Assembled a, long vocab) {
+        if (a.isUnmappedMegatronKey()) {
+            throw new BadInputException(n + " has no HF name in the mapping table; refusing to write a partial model");
+        }
+        long[] shape = a.shape().clone();
+        if (a.paddedRows() && vocab > 0) {
+            if (vocab > shape[0]) {
+                throw new BadInputException(n + " has " + shape[0] + " rows, fewer than vocab_size " + vocab);
+            }
+            shape[0] = vocab;
+        }
+        return shape;
+    }
+
+    /** The shape each tensor will have in the output, by HF name. */
+    static Map<String, long[]> shapes(ModelView view, long vocab) {
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        view.tensors().forEach((n, a) -> shapes.put(n, shape(n, a, vocab)));
+        return shapes;
+    }
+
+    /** The bytes the output's tensors take; refused when beyond a long (a shape no disk could hold). */
     public static long bytes(ModelView view, long vocab, DType dtype) {
-        return plan(view, vocab, dtype).stream().mapToLong(i -> i.entry().bytes()).sum();
+        long n = 0;
+        for (Item i : plan(view, vocab, dtype)) {
+            n = OutputBytes.add(n, i.entry().bytes(), i.entry().name());
+        }
+        return n;
     }
 
     public static List<Path> write(ModelView view, long vocab, DType dtype, long maxShardBytes, Path dir) {

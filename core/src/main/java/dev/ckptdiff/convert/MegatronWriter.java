@@ -16,12 +16,12 @@ import dev.ckptdiff.diff.Piece;
 import dev.ckptdiff.diff.Source;
 import dev.ckptdiff.diff.Views;
 import dev.ckptdiff.io.BadInputException;
+import dev.ckptdiff.io.OutputBytes;
 import dev.ckptdiff.mapping.Architecture;
 import dev.ckptdiff.mapping.Rule;
 import dev.ckptdiff.mapping.Split;
 import dev.ckptdiff.pickle.PickleWriter;
 import dev.ckptdiff.tensor.DType;
-import dev.ckptdiff.tensor.Shapes;
 import dev.ckptdiff.tensor.Tensor;
 import dev.ckptdiff.torch.TorchSaveWriter;
 
@@ -48,12 +48,16 @@ public final class MegatronWriter {
     private MegatronWriter() {
     }
 
-    public static long bytes(ModelView view) {
+    /** The bytes the shards will take, refused when a shape makes the count overflow. */
+    public static long bytes(ModelView view, Layout l) {
         long n = 0;
-        for (Assembled a : view.tensors().values()) {
-            n += Shapes.numel(a.shape()) * a.dtypes().iterator().next().size();
+        for (Map.Entry<String, Assembled> e : view.tensors().entrySet()) {
+            Assembled a = e.getValue();
+            long b = OutputBytes.of(e.getKey(), a.shape(), a.dtypes().iterator().next().size());
+            n = OutputBytes.add(n, a.shape().length == 1 ? OutputBytes.of(e.getKey(), new long[]{b, l.tp()}, 1) : b,
+                    e.getKey()); // vectors (norms, biases) may be copied to every TP rank
         }
-        return n + n / 8; // replicated norms and vocabulary padding: a generous margin
+        return OutputBytes.add(n, n / 8, "the output"); // vocabulary padding, a tied copy: a generous margin
     }
 
     public static List<Path> write(ModelView view, Architecture arch, ModelFacts facts, Layout l, Path iterDir) {
@@ -128,7 +132,11 @@ public final class MegatronWriter {
                 String folder = pp == 1 ? String.format("mp_rank_%02d", r) : String.format("mp_rank_%02d_%03d", r, p);
                 Path dir = iterDir.resolve(folder);
                 try {
-                    Files.createDirectories(dir);
+                    // one level at a time: once a stopped run's temporary folder is removed, nothing may re-create it
+                    if (!Files.isDirectory(iterDir)) {
+                        Files.createDirectory(iterDir);
+                    }
+                    Files.createDirectory(dir);
                 } catch (java.io.IOException e) {
                     throw new BadInputException(dir + ": cannot be created: " + e.getMessage());
                 }
@@ -273,7 +281,7 @@ public final class MegatronWriter {
             String key = Integer.toString(storages.size());
             Tensor t = st.placeholder();
             model.put(e.getKey(), new PickleWriter.StorageTensor(key, t.dtype().torchStorageClass(), t.numel(), t.shape()));
-            storages.add(new TorchSaveWriter.Storage(key, t.byteSize(), st));
+            storages.add(new TorchSaveWriter.Storage(key, OutputBytes.of(e.getKey(), t.shape(), t.dtype().size()), st));
         }
         Map<String, Object> root = new LinkedHashMap<>();
         root.put("args", new PickleWriter.Namespace(args));

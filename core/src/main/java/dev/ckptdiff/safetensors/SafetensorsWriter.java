@@ -13,18 +13,19 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import dev.ckptdiff.io.MappedFile;
+import dev.ckptdiff.io.OutputBytes;
 import dev.ckptdiff.io.OutputFile;
 import dev.ckptdiff.io.Sink;
 import dev.ckptdiff.tensor.DType;
-import dev.ckptdiff.tensor.Shapes;
 
 /** Writes a .safetensors file: header (padded to 8 bytes), then each tensor filled in place. */
 public final class SafetensorsWriter {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     public record Entry(String name, DType dtype, long[] shape, Object tag) {
+        /** Refused when the product overflows: such a tensor could never be written. */
         public long bytes() {
-            return Shapes.numel(shape) * dtype.size();
+            return OutputBytes.of(name, shape, dtype.size());
         }
     }
 
@@ -49,8 +50,8 @@ public final class SafetensorsWriter {
             Arrays.stream(e.shape()).forEach(shape::add);
             ArrayNode off = o.putArray("data_offsets");
             off.add(offset);
-            off.add(offset + e.bytes());
-            offset += e.bytes();
+            offset = OutputBytes.add(offset, e.bytes(), e.name());
+            off.add(offset);
         }
         byte[] json = root.toString().getBytes(StandardCharsets.UTF_8);
         int padded = (json.length + 7) / 8 * 8;

@@ -9,6 +9,7 @@ import java.util.function.BiConsumer;
 import java.util.zip.CRC32;
 
 import dev.ckptdiff.io.MappedFile;
+import dev.ckptdiff.io.OutputBytes;
 import dev.ckptdiff.io.OutputFile;
 import dev.ckptdiff.io.Sink;
 
@@ -57,7 +58,10 @@ public final class TorchSaveWriter {
         }
         plan.add(new Object[]{"version", "3\n".getBytes(StandardCharsets.US_ASCII), null});
         plan.add(new Object[]{".data/serialization_id", "0000000000000000000000000000000000000000".getBytes(StandardCharsets.US_ASCII), null});
-        long total = storages.stream().mapToLong(Storage::bytes).sum() + pickle.length;
+        long total = pickle.length;
+        for (Storage s : storages) {
+            total = OutputBytes.add(total, s.bytes(), file.toString());
+        }
         boolean zip64 = total + (long) plan.size() * 256 > zip64Above;
         for (Object[] p : plan) {
             String name = PREFIX + p[0];
@@ -68,7 +72,7 @@ public final class TorchSaveWriter {
             long headerEnd = offset + 30 + nameLen + (zip64 ? 20 : 0) + 4; // + minimal padding field
             long data = (headerEnd + ALIGN - 1) / ALIGN * ALIGN;
             entries.add(new Entry(name, size, offset, data, inline, st));
-            offset = data + size;
+            offset = OutputBytes.add(data, size, name);
         }
         long cdOffset = offset;
         long cdSize = 0;
