@@ -36,6 +36,8 @@ import dev.ckptdiff.diff.VectorEngine;
 import dev.ckptdiff.diff.Verdict;
 import dev.ckptdiff.io.BadInputException;
 import dev.ckptdiff.locate.RunRoot;
+import dev.ckptdiff.report.HtmlReport;
+import dev.ckptdiff.report.Metric;
 import dev.ckptdiff.tensor.Shapes;
 
 @Command(name = "ckpt-diff", mixinStandardHelpOptions = true, versionProvider = DiffCommand.Version.class,
@@ -76,6 +78,10 @@ final class DiffCommand implements Callable<Integer> {
 
     @Option(names = "--json", paramLabel = "FILE", description = "Also write every metric as JSON to FILE ('-' for stdout).")
     Path json;
+
+    @Option(names = "--html", paramLabel = "FILE",
+            description = "Also write a self-contained HTML report (verdict, findings, per-layer heatmaps) to FILE.")
+    Path html;
 
     @Option(names = "--strict-dtype", description = "Treat different dtypes as a finding even when values agree.")
     boolean strictDtype;
@@ -128,6 +134,9 @@ final class DiffCommand implements Callable<Integer> {
         boolean jsonToStdout = json != null && json.toString().equals("-");
         if (json != null) {
             emitJson(ReportJson.of(report));
+        }
+        if (html != null) {
+            writeAtomically(html, HtmlReport.render(report, Metric.REL_L2));
         }
         if (!jsonToStdout) {
             Ansi ansi = ansi();
