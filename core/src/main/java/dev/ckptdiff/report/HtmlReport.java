@@ -176,8 +176,8 @@ public final class HtmlReport {
                     sb.append(String.format(Locale.ROOT, ", NaN A/B %d/%d, Inf A/B %d/%d", s.nanA, s.nanB, s.infA, s.infB));
                 }
             } else {
-                sb.append(", A ").append(esc(t.dtypeA())).append(esc(Shapes.toString(t.shapeA())))
-                        .append(", B ").append(esc(t.dtypeB())).append(esc(Shapes.toString(t.shapeB())));
+                sb.append(", A ").append(esc(t.dtypeA())).append(shape(t.shapeA()))
+                        .append(", B ").append(esc(t.dtypeB())).append(shape(t.shapeB()));
             }
             if (!e.detail().isEmpty()) {
                 sb.append("<br>&nbsp;&nbsp;").append(esc(e.detail()));
@@ -256,6 +256,10 @@ public final class HtmlReport {
         StringBuilder sb = new StringBuilder();
         m.forEach((d, n) -> sb.append(sb.isEmpty() ? "" : " + ").append(d).append(" (").append(n).append(')'));
         return sb.isEmpty() ? "none" : sb.toString();
+    }
+
+    private static String shape(long[] s) {
+        return s == null ? " (absent)" : Shapes.toString(s);
     }
 
     static String num(double v) {
