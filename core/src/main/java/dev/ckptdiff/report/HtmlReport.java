@@ -352,10 +352,11 @@ public final class HtmlReport {
                   var ctx = canvas.getContext('2d');
                   var scale = canvas.width / chart.getWidth();
                   var pixels = {};
+                  var img = ctx.getImageData(0, 0, canvas.width, canvas.height).data; // one read-back for all cells
                   ch.cells.slice(0, 4000).forEach(function (c) {
                     var p = chart.convertToPixel({seriesIndex: 0}, [c[0], c[1]]);
-                    var d = ctx.getImageData(Math.round(p[0] * scale), Math.round(p[1] * scale), 1, 1).data;
-                    pixels[ch.rows[c[1]] + '|' + ch.cols[c[0]]] = [d[0], d[1], d[2]];
+                    var i = 4 * (Math.round(p[1] * scale) * canvas.width + Math.round(p[0] * scale));
+                    pixels[ch.rows[c[1]] + '|' + ch.cols[c[0]]] = [img[i], img[i + 1], img[i + 2]];
                   });
                   el.setAttribute('data-pixels', JSON.stringify(pixels));
                   el.setAttribute('data-hot', ch.hot || '');
