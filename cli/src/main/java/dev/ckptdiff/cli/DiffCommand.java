@@ -36,6 +36,7 @@ import dev.ckptdiff.diff.VectorEngine;
 import dev.ckptdiff.diff.Verdict;
 import dev.ckptdiff.io.BadInputException;
 import dev.ckptdiff.locate.RunRoot;
+import dev.ckptdiff.report.Drift;
 import dev.ckptdiff.report.HtmlReport;
 import dev.ckptdiff.report.Metric;
 import dev.ckptdiff.tensor.Shapes;
@@ -83,6 +84,14 @@ final class DiffCommand implements Callable<Integer> {
             description = "Also write a self-contained HTML report (verdict, findings, per-layer heatmaps) to FILE.")
     Path html;
 
+    @Option(names = "--drift", description = "Two steps of one run (A earlier): lead with the update size per layer and kind;"
+            + " with a run's checkpoint root: the update size per layer across every pair of consecutive steps.")
+    boolean drift;
+
+    @Option(names = "--expect-change", description = "With two steps: exit 1 when nothing changed (or a value became"
+            + " non-finite, or a tensor appeared, vanished or changed shape), 0 when the step trained.")
+    boolean expectChange;
+
     @Option(names = "--strict-dtype", description = "Treat different dtypes as a finding even when values agree.")
     boolean strictDtype;
 
@@ -122,7 +131,11 @@ final class DiffCommand implements Callable<Integer> {
         if (paths.size() == 1) {
             List<RunRoot.Step> steps = RunRoot.steps(paths.getFirst());
             if (!steps.isEmpty()) {
-                return compareSteps(steps, tol, nThreads);
+                return drift || expectChange ? DriftOutput.acrossSteps(this, steps, tol, nThreads) : compareSteps(steps, tol, nThreads);
+            }
+            if (drift || expectChange) {
+                throw new BadInputException(paths.getFirst() + ": --drift and --expect-change take two steps (A B) or a run's"
+                        + " checkpoint root (a folder of global_step_* folders)");
             }
         }
         if (latest) {
@@ -132,16 +145,22 @@ final class DiffCommand implements Callable<Integer> {
         DiffReport report = compare(paths, tol, nThreads);
         PrintWriter out = spec.commandLine().getOut();
         boolean jsonToStdout = json != null && json.toString().equals("-");
+        List<Drift> drifts = DriftOutput.drifts(report, drift || expectChange);
+        int exit = DriftOutput.exitCode(report, drifts, expectChange);
         if (json != null) {
-            emitJson(ReportJson.of(report));
+            emitJson(DriftOutput.json(ReportJson.of(report), drifts, exit));
         }
         if (html != null) {
-            writeAtomically(html, HtmlReport.render(report, Metric.REL_L2));
+            writeAtomically(html, HtmlReport.render(report, drifts.isEmpty() ? Metric.REL_L2 : Metric.UPDATE));
         }
         if (!jsonToStdout) {
             Ansi ansi = ansi();
             SafeWriter.allowColour(out, ansi.enabled());
-            new TextReport(out, ansi, all).print(report);
+            if (drifts.isEmpty()) {
+                new TextReport(out, ansi, all).print(report);
+            } else {
+                DriftOutput.print(new TextReport(out, ansi, all), out, drifts, exit, expectChange);
+            }
         }
         if (timings) {
             PrintWriter err = spec.commandLine().getErr();
@@ -151,11 +170,11 @@ final class DiffCommand implements Callable<Integer> {
             }
             err.printf(Locale.ROOT, "timings: total in main %.3f s%n", (System.nanoTime() - t0) / 1e9);
         }
-        return report.exitCode();
+        return exit;
     }
 
     /** Opens, maps and compares every pair the paths name. */
-    private DiffReport compare(List<Path> inputs, Tolerance tol, int nThreads) {
+    DiffReport compare(List<Path> inputs, Tolerance tol, int nThreads) {
         long t0 = System.nanoTime();
         List<DiffJob.Prepared> prepared = new ArrayList<>();
         try {
@@ -278,7 +297,7 @@ final class DiffCommand implements Callable<Integer> {
         return sb.toString();
     }
 
-    private void emitJson(com.fasterxml.jackson.databind.JsonNode node) throws IOException {
+    void emitJson(com.fasterxml.jackson.databind.JsonNode node) throws IOException {
         String textJson = InspectCommand.Json.MAPPER.writeValueAsString(node);
         if (json.toString().equals("-")) {
             spec.commandLine().getOut().println(textJson);
@@ -287,7 +306,7 @@ final class DiffCommand implements Callable<Integer> {
         }
     }
 
-    private Ansi ansi() {
+    Ansi ansi() {
         return switch (color.toLowerCase(Locale.ROOT)) {
             case "always" -> Ansi.ON;
             case "never" -> Ansi.OFF;

@@ -49,12 +49,37 @@ public final class HtmlReport {
         return new HtmlReport(metric).page(report);
     }
 
+    /**
+     * The page for {@code --drift} over a run's steps: the update size per layer across step transitions, and the
+     * text summary of each transition.
+     */
+    public static String renderSteps(String run, Heatmap steps, List<String> summary) {
+        HtmlReport r = new HtmlReport(Metric.UPDATE);
+        r.head("drift of " + run, "DRIFT", true);
+        r.html.append("<table class=\"kv\">");
+        r.kv("run", run);
+        r.kv("colour", Metric.UPDATE.label() + " of the layer's most-changed tensor, log scale");
+        r.html.append("</table>\n<h3>Update size per layer across steps</h3>\n");
+        r.chart("steps", steps);
+        r.html.append("<pre class=\"summary\">").append(esc(String.join("\n", summary))).append("</pre>\n");
+        return r.tail();
+    }
+
+    private void head(String title, String verdict, boolean good) {
+        html.append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>ckpt-diff: ")
+                .append(esc(title)).append("</title>\n<style>").append(CSS).append("</style></head>\n<body>\n");
+        html.append("<h1>ckpt-diff <span class=\"verdict ").append(good ? "same" : "differ").append("\" id=\"verdict\">")
+                .append(verdict).append("</span></h1>\n");
+    }
+
     private String page(DiffReport r) {
         boolean same = r.findings() == 0;
-        html.append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>ckpt-diff: ")
-                .append(esc(String.join(" vs ", r.inputs()))).append("</title>\n<style>").append(CSS).append("</style></head>\n<body>\n");
-        html.append("<h1>ckpt-diff <span class=\"verdict ").append(same ? "same" : "differ").append("\" id=\"verdict\">")
-                .append(same ? "SAME" : "DIFFERENT").append("</span></h1>\n<p>")
+        if (metric == Metric.UPDATE) {
+            head(String.join(" vs ", r.inputs()), "DRIFT", true);
+        } else {
+            head(String.join(" vs ", r.inputs()), same ? "SAME" : "DIFFERENT", same);
+        }
+        html.append("<p>")
                 .append(r.findings()).append(" finding(s) in ").append(r.comparisons().size()).append(" comparison(s); exit code ")
                 .append(r.exitCode()).append("</p>\n");
         html.append("<table class=\"kv\">");
@@ -67,6 +92,10 @@ public final class HtmlReport {
         for (int i = 0; i < r.comparisons().size(); i++) {
             comparison(i, r.comparisons().get(i));
         }
+        return tail();
+    }
+
+    private String tail() {
         String data;
         try {
             data = MAPPER.writeValueAsString(MAPPER.createObjectNode().set("charts", charts));
