@@ -22,10 +22,13 @@ final class DriftOutput {
     private DriftOutput() {
     }
 
-    /** A drift per comparison when asked for, or when every pair is visibly two steps of one run; else none. */
+    /**
+     * A drift per comparison when asked for, or when every pair is visibly two steps of one run and they differ (two
+     * equal steps read best as the plain SAME report); else none.
+     */
     static List<Drift> drifts(DiffReport r, boolean asked) {
         boolean steps = !r.comparisons().isEmpty() && r.comparisons().stream().allMatch(Drift::betweenSteps);
-        return asked || steps ? r.comparisons().stream().map(Drift::of).toList() : List.of();
+        return asked || (steps && r.findings() > 0) ? r.comparisons().stream().map(Drift::of).toList() : List.of();
     }
 
     /** --expect-change: 0 only when every pair trained soundly; otherwise the report's own code. */

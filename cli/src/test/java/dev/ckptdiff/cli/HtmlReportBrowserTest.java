@@ -181,4 +181,24 @@ class HtmlReportBrowserTest {
         int[] rgb = files.get("B " + FAULTS.get("shard_nan").get("megatron_file").asText() + "|o");
         assertTrue(rgb != null && rgb[0] > 180 && rgb[1] < 110, files.keySet().toString());
     }
+
+    @Test
+    void theDriftPlotShowsTheLayerThatMoved(@TempDir Path tmp) throws Exception {
+        Path html = tmp.resolve("drift.html");
+        Cli run = Cli.run("--no-progress", "--drift", "--html", html.toString(), Cli.fixtures().resolve("drift/checkpoints").toString());
+        assertEquals(0, run.exit(), run.err());
+        Rendered r = render(html, tmp);
+        drawnWithoutErrors(r);
+        Map<String, int[]> steps = r.pixels().get("steps");
+        int hottest = steps.values().stream().mapToInt(Rendered::heat).max().orElseThrow();
+        assertEquals(hottest, Rendered.heat(steps.get("layer 1|10->20")), steps.keySet().toString());
+        // layer 3 moved a little (0.02): warmer than the unchanged layers, cooler than layer 1 (0.5)
+        int layer3 = Rendered.heat(steps.get("layer 3|10->20"));
+        assertTrue(layer3 < hottest && layer3 > Rendered.heat(steps.get("layer 0|10->20")), "layer 3 " + layer3);
+        steps.forEach((cell, rgb) -> {
+            if (cell.endsWith("20->30") || cell.startsWith("layer 0|") || cell.startsWith("layer 2|")) {
+                assertEquals(238, rgb[0], cell + " unchanged is grey");
+            }
+        });
+    }
 }
