@@ -18,9 +18,7 @@ import dev.ckptdiff.Fixtures;
 import dev.ckptdiff.diff.Comparison;
 import dev.ckptdiff.diff.DiffJob;
 import dev.ckptdiff.diff.Differ;
-import dev.ckptdiff.diff.Stats;
 import dev.ckptdiff.diff.TensorResult;
-import dev.ckptdiff.diff.Timings;
 import dev.ckptdiff.diff.Tolerance;
 import dev.ckptdiff.diff.VectorEngine;
 import dev.ckptdiff.diff.Verdict;
@@ -107,18 +105,9 @@ class DriftTest {
 
     @Test
     void aNanThatAppearsIsNamedAndFailsTheStep() {
-        Stats s = new Stats();
-        s.count = 10;
-        s.equal = 5;
-        s.overTol = 4;
-        s.nanB = 1;
-        s.sumSq = 0.01;
-        s.sumSqA = 1;
-        s.sumSqB = 1;
-        TensorResult t = new TensorResult("model.layers.0.mlp.up_proj.weight", "tensor", Verdict.NON_FINITE, "BF16", "BF16",
-                new long[]{10}, new long[]{10}, s, List.of(), List.of());
-        Comparison c = new Comparison("A", Path.of("/r/global_step_1"), "B", Path.of("/r/global_step_2"), "",
-                new Differ.Outcome(List.of(t), List.of(), 20), List.of(), new Timings());
+        Comparison c = OneTensor.of("model.layers.0.mlp.up_proj.weight", Verdict.NON_FINITE, 10, 4, 1, "",
+                Path.of("/r/global_step_1"), Path.of("/r/global_step_2"));
+        TensorResult t = c.outcome().tensors().getFirst();
         Drift d = Drift.of(c);
         assertEquals(List.of(t), d.nonFiniteAppeared());
         assertFalse(d.healthyChange());

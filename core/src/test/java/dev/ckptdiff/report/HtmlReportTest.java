@@ -21,9 +21,7 @@ import dev.ckptdiff.diff.Comparison;
 import dev.ckptdiff.diff.DiffJob;
 import dev.ckptdiff.diff.DiffReport;
 import dev.ckptdiff.diff.Differ;
-import dev.ckptdiff.diff.Stats;
 import dev.ckptdiff.diff.TensorResult;
-import dev.ckptdiff.diff.Timings;
 import dev.ckptdiff.diff.Tolerance;
 import dev.ckptdiff.diff.VectorEngine;
 import dev.ckptdiff.diff.Verdict;
@@ -143,17 +141,8 @@ class HtmlReportTest {
 
     @Test
     void namesFromFilesAreShownNotRun() {
-        Stats s = new Stats();
-        s.count = 4;
-        s.equal = 0;
-        s.overTol = 4;
-        s.sumSq = 1;
-        s.sumSqA = 1;
-        s.sumSqB = 1;
-        TensorResult t = new TensorResult("model.layers.0.<script>alert(1)</script>.weight", "tensor", Verdict.DIFFERENT,
-                "F32", "F32", new long[]{4}, new long[]{4}, s, List.of(), List.of("</script><b>x"));
-        Comparison c = new Comparison("A", Path.of("/a"), "B", Path.of("/b\"<i>"), "",
-                new Differ.Outcome(List.of(t), List.of(), 32), List.of(), new Timings());
+        Comparison c = OneTensor.of("model.layers.0.<script>alert(1)</script>.weight", Verdict.DIFFERENT, 4, 4, 0,
+                "</script><b>x", Path.of("/a"), Path.of("/b\"<i>"));
         String page = HtmlReport.render(new DiffReport(List.of("/a", "/b"), "vector", Tolerance.DEFAULT, 1, List.of(c), 0), Metric.REL_L2);
         assertFalse(page.contains("<script>alert"));
         assertFalse(page.contains("</script><b>x"));
