@@ -39,6 +39,9 @@ import dev.ckptdiff.locate.RunRoot;
 import dev.ckptdiff.report.Drift;
 import dev.ckptdiff.report.HtmlReport;
 import dev.ckptdiff.report.Metric;
+import dev.ckptdiff.shard.Shard;
+import dev.ckptdiff.shard.ShardPlan;
+import dev.ckptdiff.shard.ShardReport;
 import dev.ckptdiff.tensor.Shapes;
 
 @Command(name = "ckpt-diff", mixinStandardHelpOptions = true, versionProvider = DiffCommand.Version.class,
@@ -92,6 +95,14 @@ final class DiffCommand implements Callable<Integer> {
             + " non-finite, or a tensor appeared, vanished or changed shape), 0 when the step trained.")
     boolean expectChange;
 
+    @Option(names = "--shard", paramLabel = "I/N", description = "Compare only part I of N (0 <= I < N; balanced by bytes,"
+            + " the same split on every node) and write it with --json FILE for 'ckpt-diff merge'.")
+    String shard;
+
+    /** With --shard: what the part's JSON needs beyond the ordinary report (set by compare). */
+    private String shardFingerprint;
+    private final List<List<Integer>> shardCheckOrders = new ArrayList<>();
+
     @Option(names = "--strict-dtype", description = "Treat different dtypes as a finding even when values agree.")
     boolean strictDtype;
 
@@ -130,6 +141,9 @@ final class DiffCommand implements Callable<Integer> {
         Tolerance tol = new Tolerance(atol, rtol);
         if (paths.size() == 1) {
             List<RunRoot.Step> steps = RunRoot.steps(paths.getFirst());
+            if (!steps.isEmpty() && shard != null) {
+                throw new BadInputException("--shard takes one step folder or two copies, not a run's checkpoint root");
+            }
             if (!steps.isEmpty()) {
                 return drift || expectChange ? DriftOutput.acrossSteps(this, steps, tol, nThreads) : compareSteps(steps, tol, nThreads);
             }
@@ -141,13 +155,18 @@ final class DiffCommand implements Callable<Integer> {
         if (latest) {
             throw new BadInputException("--latest takes a run's checkpoint root, a folder holding global_step_* folders");
         }
+        if (shard != null && json == null) {
+            throw new BadInputException("--shard writes its part with --json FILE (for 'ckpt-diff merge')");
+        }
         long t0 = System.nanoTime();
         DiffReport report = compare(paths, tol, nThreads);
         PrintWriter out = spec.commandLine().getOut();
         boolean jsonToStdout = json != null && json.toString().equals("-");
         List<Drift> drifts = DriftOutput.drifts(report, drift || expectChange);
         int exit = DriftOutput.exitCode(report, drifts, expectChange);
-        if (json != null) {
+        if (json != null && shard != null) {
+            emitJson(ShardReport.of(report, Shard.parse(shard), shardFingerprint, shardCheckOrders));
+        } else if (json != null) {
             emitJson(DriftOutput.json(ReportJson.of(report), drifts, exit));
         }
         if (html != null) {
@@ -184,6 +203,16 @@ final class DiffCommand implements Callable<Integer> {
         } catch (RuntimeException e) {
             prepared.forEach(DiffJob.Prepared::close);
             throw e;
+        }
+        if (shard != null) {
+            Shard part = Shard.parse(shard);
+            shardFingerprint = ShardPlan.fingerprint(prepared, tol, strictDtype, part.count());
+            shardCheckOrders.clear();
+            for (int i = 0; i < prepared.size(); i++) {
+                ShardPlan.Part p = ShardPlan.restrict(prepared.get(i), part);
+                prepared.set(i, p.prepared());
+                shardCheckOrders.add(p.checkOrder());
+            }
         }
         List<Comparison> comparisons = new ArrayList<>();
         try (ComputeEngine eng = engine(); Progress progress = new Progress(SafeWriter.raw(spec.commandLine().getErr()), !noProgress)) {
