@@ -144,6 +144,10 @@ final class DiffCommand implements Callable<Integer> {
             if (!steps.isEmpty() && shard != null) {
                 throw new BadInputException("--shard takes one step folder or two copies, not a run's checkpoint root");
             }
+            if (!steps.isEmpty() && html != null && !drift && !expectChange) {
+                throw new BadInputException("--html with a run's checkpoint root needs --drift; for one step's report name"
+                        + " its folder: " + steps.getFirst().dir());
+            }
             if (!steps.isEmpty()) {
                 return drift || expectChange ? DriftOutput.acrossSteps(this, steps, tol, nThreads) : compareSteps(steps, tol, nThreads);
             }

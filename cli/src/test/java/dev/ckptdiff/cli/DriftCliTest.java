@@ -79,5 +79,8 @@ class DriftCliTest {
         Cli r = Cli.run("--drift", Cli.fixtures().resolve("llama_tp2/global_step_10").toString());
         assertEquals(2, r.exit());
         assertTrue(r.err().startsWith("ckpt-diff: ") && r.err().contains("global_step_10") && r.err().strip().lines().count() == 1, r.err());
+        Cli html = Cli.run("--html", "/tmp/never-written.html", ROOT.toString());
+        assertEquals(2, html.exit(), "a run root's report is per step: --html needs --drift there");
+        assertTrue(html.err().contains("--drift") && html.err().contains("global_step_30"), html.err());
     }
 }
