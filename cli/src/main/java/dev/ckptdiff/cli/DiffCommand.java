@@ -37,6 +37,12 @@ import dev.ckptdiff.diff.Verdict;
 import dev.ckptdiff.io.BadInputException;
 import dev.ckptdiff.io.InputPaths;
 import dev.ckptdiff.locate.RunRoot;
+import dev.ckptdiff.report.Drift;
+import dev.ckptdiff.report.HtmlReport;
+import dev.ckptdiff.report.Metric;
+import dev.ckptdiff.shard.Shard;
+import dev.ckptdiff.shard.ShardPlan;
+import dev.ckptdiff.shard.ShardReport;
 import dev.ckptdiff.tensor.Shapes;
 
 @Command(name = "ckpt-diff", mixinStandardHelpOptions = true, versionProvider = DiffCommand.Version.class,
@@ -77,6 +83,26 @@ final class DiffCommand implements Callable<Integer> {
 
     @Option(names = "--json", paramLabel = "FILE", description = "Also write every metric as JSON to FILE ('-' for stdout).")
     Path json;
+
+    @Option(names = "--html", paramLabel = "FILE",
+            description = "Also write a self-contained HTML report (verdict, findings, per-layer heatmaps) to FILE.")
+    Path html;
+
+    @Option(names = "--drift", description = "Two steps of one run (A earlier): lead with the update size per layer and kind;"
+            + " with a run's checkpoint root: the update size per layer across every pair of consecutive steps.")
+    boolean drift;
+
+    @Option(names = "--expect-change", description = "With two steps: exit 1 when nothing changed (or a value became"
+            + " non-finite, or a tensor appeared, vanished or changed shape), 0 when the step trained.")
+    boolean expectChange;
+
+    @Option(names = "--shard", paramLabel = "I/N", description = "Compare only part I of N (0 <= I < N; balanced by bytes,"
+            + " the same split on every node) and write it with --json FILE for 'ckpt-diff merge'.")
+    String shard;
+
+    /** With --shard: what the part's JSON needs beyond the ordinary report (set by compare). */
+    private String shardFingerprint;
+    private final List<List<Integer>> shardCheckOrders = new ArrayList<>();
 
     @Option(names = "--strict-dtype", description = "Treat different dtypes as a finding even when values agree.")
     boolean strictDtype;
@@ -119,24 +145,49 @@ final class DiffCommand implements Callable<Integer> {
         }
         if (paths.size() == 1) {
             List<RunRoot.Step> steps = RunRoot.steps(paths.getFirst());
+            if (!steps.isEmpty() && shard != null) {
+                throw new BadInputException("--shard takes one step folder or two copies, not a run's checkpoint root");
+            }
+            if (!steps.isEmpty() && html != null && !drift && !expectChange) {
+                throw new BadInputException("--html with a run's checkpoint root needs --drift; for one step's report name"
+                        + " its folder: " + steps.getFirst().dir());
+            }
             if (!steps.isEmpty()) {
-                return compareSteps(steps, tol, nThreads);
+                return drift || expectChange ? DriftOutput.acrossSteps(this, steps, tol, nThreads) : compareSteps(steps, tol, nThreads);
+            }
+            if (drift || expectChange) {
+                throw new BadInputException(paths.getFirst() + ": --drift and --expect-change take two steps (A B) or a run's"
+                        + " checkpoint root (a folder of global_step_* folders)");
             }
         }
         if (latest) {
             throw new BadInputException("--latest takes a run's checkpoint root, a folder holding global_step_* folders");
         }
+        if (shard != null && json == null) {
+            throw new BadInputException("--shard writes its part with --json FILE (for 'ckpt-diff merge')");
+        }
         long t0 = System.nanoTime();
         DiffReport report = compare(paths, tol, nThreads);
         PrintWriter out = spec.commandLine().getOut();
         boolean jsonToStdout = json != null && json.toString().equals("-");
-        if (json != null) {
-            emitJson(ReportJson.of(report));
+        List<Drift> drifts = DriftOutput.drifts(report, drift || expectChange);
+        int exit = DriftOutput.exitCode(report, drifts, expectChange);
+        if (json != null && shard != null) {
+            emitJson(ShardReport.of(report, Shard.parse(shard), shardFingerprint, shardCheckOrders));
+        } else if (json != null) {
+            emitJson(DriftOutput.json(ReportJson.of(report), drifts, exit));
+        }
+        if (html != null) {
+            writeAtomically(html, HtmlReport.render(report, drifts.isEmpty() ? Metric.REL_L2 : Metric.UPDATE));
         }
         if (!jsonToStdout) {
             Ansi ansi = ansi();
             SafeWriter.allowColour(out, ansi.enabled());
-            new TextReport(out, ansi, all).print(report);
+            if (drifts.isEmpty()) {
+                new TextReport(out, ansi, all).print(report);
+            } else {
+                DriftOutput.print(new TextReport(out, ansi, all), out, drifts, exit, expectChange);
+            }
         }
         if (timings) {
             PrintWriter err = spec.commandLine().getErr();
@@ -146,11 +197,11 @@ final class DiffCommand implements Callable<Integer> {
             }
             err.printf(Locale.ROOT, "timings: total in main %.3f s%n", (System.nanoTime() - t0) / 1e9);
         }
-        return report.exitCode();
+        return exit;
     }
 
     /** Opens, maps and compares every pair the paths name. */
-    private DiffReport compare(List<Path> inputs, Tolerance tol, int nThreads) {
+    DiffReport compare(List<Path> inputs, Tolerance tol, int nThreads) {
         long t0 = System.nanoTime();
         List<DiffJob.Prepared> prepared = new ArrayList<>();
         try {
@@ -160,6 +211,16 @@ final class DiffCommand implements Callable<Integer> {
         } catch (RuntimeException e) {
             prepared.forEach(DiffJob.Prepared::close);
             throw e;
+        }
+        if (shard != null) {
+            Shard part = Shard.parse(shard);
+            shardFingerprint = ShardPlan.fingerprint(prepared, tol, strictDtype, part.count());
+            shardCheckOrders.clear();
+            for (int i = 0; i < prepared.size(); i++) {
+                ShardPlan.Part p = ShardPlan.restrict(prepared.get(i), part);
+                prepared.set(i, p.prepared());
+                shardCheckOrders.add(p.checkOrder());
+            }
         }
         List<Comparison> comparisons = new ArrayList<>();
         try (ComputeEngine eng = engine(); Progress progress = new Progress(SafeWriter.raw(spec.commandLine().getErr()), !noProgress)) {
@@ -273,7 +334,7 @@ final class DiffCommand implements Callable<Integer> {
         return sb.toString();
     }
 
-    private void emitJson(com.fasterxml.jackson.databind.JsonNode node) throws IOException {
+    void emitJson(com.fasterxml.jackson.databind.JsonNode node) throws IOException {
         String textJson = InspectCommand.Json.MAPPER.writeValueAsString(node);
         if (json.toString().equals("-")) {
             spec.commandLine().getOut().println(textJson);
@@ -282,7 +343,7 @@ final class DiffCommand implements Callable<Integer> {
         }
     }
 
-    private Ansi ansi() {
+    Ansi ansi() {
         return switch (color.toLowerCase(Locale.ROOT)) {
             case "always" -> Ansi.ON;
             case "never" -> Ansi.OFF;

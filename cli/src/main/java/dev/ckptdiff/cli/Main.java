@@ -37,6 +37,7 @@ public final class Main {
         SUBCOMMANDS.put("inspect", InspectCommand::new);
         SUBCOMMANDS.put("check", CheckCommand::new);
         SUBCOMMANDS.put("convert", ConvertCommand::new);
+        SUBCOMMANDS.put("merge", MergeCommand::new);
     }
 
     public static int run(PrintWriter out, PrintWriter err, String... args) {
