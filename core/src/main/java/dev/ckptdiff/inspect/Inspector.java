@@ -92,7 +92,7 @@ public final class Inspector {
             m.checkpointVersion().ifPresent(v -> facts.put("checkpoint_version", v));
             facts.put("layout", m.layout().describe());
             facts.put("shards", Integer.toString(m.shards().size()));
-            facts.put("layers", Integer.toString(m.numLayers()));
+            facts.put("layers", Long.toString(m.numLayers()));
             for (String a : KEY_ARGS) {
                 var v = PyValues.find(m.args().value(), a);
                 v.ifPresent(py -> facts.put("args." + a, TREE.lines(py).getFirst()));

@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""Hostile Megatron layouts and args for ckpt-diff: real torch.save files shaped like Megatron's
+model_optim_rng.pt, each bent in one way an attacker or a broken job would bend it.
+
+Run: testdata/make-venv.sh && testdata/.venv/bin/python testdata/hostile/gen_layout.py
+Outputs go to testdata/fixtures/hostile/layout/ (committed), with EXPECTED.json: per case, the
+ckpt-diff runs to make ({dir} stands for that folder), the exit code each must give, and text that
+must appear in its stdout ("out") or in its one-line stderr ("err").
+
+The shards are split from a tiny transformers Llama by testdata/generate.py's own helpers (fused
+QKV per query group, gated fc1 per TP rank, padded vocabulary), then loaded with torch.load, edited
+and written again with torch.save. Nothing here is written by the Java code that reads it.
+"""
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+import generate  # noqa: E402  (testdata/generate.py: the Megatron splitting helpers)
+
+OUT = HERE.parent / "fixtures" / "hostile" / "layout"
+LAYERS = 6
+
+
+def tiny_llama():
+    import transformers
+    torch.manual_seed(11)
+    cfg = transformers.LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=24, num_hidden_layers=LAYERS,
+                                   num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=32,
+                                   tie_word_embeddings=False, rms_norm_eps=1e-6, attention_bias=False)
+    model = transformers.LlamaForCausalLM(cfg).to(torch.bfloat16)
+    with torch.no_grad():
+        for _, p in model.named_parameters():
+            if p.dim() == 1:
+                p.copy_(1.0 + 0.1 * torch.randn_like(p, dtype=torch.float32).to(torch.bfloat16))
+    return model
+
+
+def shards(case, sd, cfg, tp=1, pp=1, vpp=None):
+    """A Megatron iteration folder of the tiny model; returns its mp_rank_* files, sorted."""
+    root = OUT / case
+    it = generate.write_megatron(sd, cfg, root, tp, pp, vpp, "te", optimizer=False, manifest=False)
+    (root / "latest_checkpointed_iteration.txt").unlink()
+    files = sorted(it.glob("mp_rank_*/model_optim_rng.pt"))
+    for f in files:  # the RNG state is large and says nothing about the layout
+        edit(f, lambda ck: ck.pop("rng_state"))
+    return it, files
+
+
+def edit(pt, change):
+    ck = torch.load(pt, weights_only=False)
+    change(ck)
+    torch.save(ck, pt)
+
+
+def set_args(**values):
+    def change(ck):
+        for k, v in values.items():
+            setattr(ck["args"], k, v)
+    return change
+
+
+def drop_layers(model_key, drop, rename=None):
+    """Removes local layers `drop` from one model dict; `rename` maps a local layer to another number."""
+    def change(ck):
+        m = ck[model_key]
+        out = {}
+        for k, v in m.items():
+            parts = k.split(".")
+            if k.startswith("decoder.layers."):
+                n = int(parts[2])
+                if n in drop:
+                    continue
+                if rename and n in rename:
+                    parts[2] = str(rename[n])
+            out[".".join(parts)] = v
+        ck[model_key] = out
+    return change
+
+
+def main():
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    OUT.mkdir(parents=True)
+    model = tiny_llama()
+    hf = OUT / "hf_llama6"
+    model.save_pretrained(hf)
+    for extra in hf.glob("generation_config.json"):
+        extra.unlink()
+    cfg = json.loads((hf / "config.json").read_text())
+    sd = dict(model.state_dict())
+    cases = {}
+
+    def expect(case, *runs):
+        cases[case] = [dict(args=r[0], exit=r[1], **r[2]) for r in runs]
+
+    # --- args values that must be refused, naming the key and the file -----------------------
+    bad_args = {
+        "args_tp_2pow32_plus_2": ("tensor_model_parallel_size", 2 ** 32 + 2),
+        "args_tp_bool": ("tensor_model_parallel_size", True),
+        "args_pp_2pow31_minus_1": ("pipeline_model_parallel_size", 2 ** 31 - 1),
+        "args_hidden_float": ("hidden_size", 16.5),
+        "args_layers_string": ("num_layers", "6"),
+        "args_layers_bigint": ("num_layers", 2 ** 80),
+        "args_layers_10_million": ("num_layers", 10_000_000),
+        "args_heads_zero": ("num_attention_heads", 0),
+    }
+    for case, (key, value) in bad_args.items():
+        it, files = shards(case, sd, cfg)
+        edit(files[0], set_args(**{key: value}))
+        for cmd in (["inspect"], ["check"]):
+            expect(case, (cmd + ["{dir}/iter_0000010"], 2, {"err": [key, "mp_rank_00/model_optim_rng.pt"]}))
+
+    # --- layouts args claim but the folder does not hold --------------------------------------
+    it, files = shards("args_pp_65536_one_folder", sd, cfg)
+    edit(files[0], set_args(pipeline_model_parallel_size=65536))
+    expect("args_pp_65536_one_folder", (["inspect", "{dir}/iter_0000010"], 2,
+                                        {"err": ["PP=65536", "holds 1", "mp_rank_00_001"]}))
+    it, files = shards("args_tp4_two_folders", sd, cfg, tp=2)
+    for f in files:
+        edit(f, set_args(tensor_model_parallel_size=4))
+    expect("args_tp4_two_folders", (["inspect", "{dir}/iter_0000010"], 2, {"err": ["TP=4", "mp_rank_02"]}))
+
+    # A pipeline rank beyond PP, in a folder and as one file named on the command line.
+    it, files = shards("pp_rank_beyond_pp", sd, cfg, pp=2)
+    (it / "mp_rank_00_001").rename(it / "mp_rank_00_007")
+    expect("pp_rank_beyond_pp",
+           (["inspect", "{dir}/iter_0000010"], 2, {"err": ["mp_rank_00_007", "PP=2"]}),
+           (["inspect", "{dir}/iter_0000010/mp_rank_00_007/model_optim_rng.pt"], 2,
+            {"err": ["mp_rank_00_007", "PP=2"]}))
+
+    # --- shards saved without args: the layout comes from the folder names ---------------------
+    it, files = shards("no_args_tp2_pp2", sd, cfg, tp=2, pp=2)
+    for f in files:
+        edit(f, lambda ck: ck.pop("args"))
+    expect("no_args_tp2_pp2",
+           (["inspect", "{dir}/iter_0000010"], 0, {"out": ["TP=2 PP=2"], "err": ["no args", "TP=2 PP=2"]}),
+           (["{dir}/iter_0000010", "{dir}/../hf_llama6"], 0, {"out": ["SAME"], "err": ["no args"]}))
+
+    # --- layer holes --------------------------------------------------------------------------
+    # Layers 3 and 4 lost; args still say 6 layers.
+    it, files = shards("layer_hole", sd, cfg)
+    edit(files[0], drop_layers("model", {3, 4}))
+    expect("layer_hole",
+           (["check", "{dir}/iter_0000010"], 1, {"out": ["layers 3, 4 missing", "num_layers=6", "hold 4 layers"]}),
+           (["{dir}/iter_0000010", "{dir}/../hf_llama6"], 1, {"out": ["layers 3, 4", "missing"]}))
+    # PP=2: stage 0 lost its last layer (local 2), so its keys alone would number stage 1 from 2.
+    it, files = shards("layer_hole_pp2", sd, cfg, pp=2)
+    edit(files[0], drop_layers("model", {2}))
+    expect("layer_hole_pp2",
+           (["check", "{dir}/iter_0000010"], 1, {"out": ["layer 2 missing", "num_layers=6", "hold 5 layers"]}),
+           (["{dir}/iter_0000010", "{dir}/../hf_llama6"], 1, {"out": ["layer 2", "missing"]}))
+    # Keys that claim ten million layers with all but four missing, and no num_layers in args.
+    it, files = shards("ten_million_layers", sd, cfg)
+    edit(files[0], drop_layers("model", {3, 4}, rename={5: 9_999_999}))
+    edit(files[0], lambda ck: delattr(ck["args"], "num_layers"))
+    expect("ten_million_layers",
+           (["check", "{dir}/iter_0000010"], 1, {"out": ["layers 3..9999998 missing", "9,999,996", "hold 4 layers"]}),
+           (["inspect", "{dir}/iter_0000010"], 0, {"out": ["10000000"]}))
+
+    # --- config.json claims the weights do not back --------------------------------------------
+    big = OUT / "hf_claims_10e12_layers"
+    shutil.copytree(hf, big)
+    c = json.loads((big / "config.json").read_text())
+    c["num_hidden_layers"] = 10 ** 12
+    (big / "config.json").write_text(json.dumps(c, indent=2))
+    expect("hf_claims_10e12_layers",
+           (["check", "{dir}"], 1, {"out": ["layers 6..999999999999 missing", "num_hidden_layers=1000000000000",
+                                            "hold 6 layers"]}),
+           (["check", "--tp", "2", "--pp", "2", "{dir}"], 1, {"out": ["layers 6..999999999999 missing"]}))
+
+    (OUT / "EXPECTED.json").write_text(json.dumps(cases, indent=1, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main()
