@@ -173,6 +173,24 @@ def main():
                                             "hold 6 layers"]}),
            (["check", "--tp", "2", "--pp", "2", "{dir}"], 1, {"out": ["layers 6..999999999999 missing"]}))
 
+    # A Qwen3-MoE whose config claims a billion experts per MoE layer; the files hold 4.
+    import transformers
+    torch.manual_seed(12)
+    moe = OUT / "hf_claims_10e9_experts"
+    transformers.Qwen3MoeForCausalLM(transformers.Qwen3MoeConfig(
+        vocab_size=64, hidden_size=16, intermediate_size=24, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=4, max_position_embeddings=32, moe_intermediate_size=8, num_experts=4,
+        num_experts_per_tok=2, decoder_sparse_step=1)).to(torch.bfloat16).save_pretrained(moe)
+    for extra in moe.glob("generation_config.json"):
+        extra.unlink()
+    c = json.loads((moe / "config.json").read_text())
+    key = "num_local_experts" if "num_local_experts" in c else "num_experts"
+    c[key] = 10 ** 9
+    (moe / "config.json").write_text(json.dumps(c, indent=2))
+    expect("hf_claims_10e9_experts",
+           (["check", "{dir}"], 1, {"out": ["experts 4..999999999 missing", "999,999,996", f"{key}=1000000000",
+                                            "hold 4 experts"]}))
+
     (OUT / "EXPECTED.json").write_text(json.dumps(cases, indent=1, sort_keys=True) + "\n")
 
 

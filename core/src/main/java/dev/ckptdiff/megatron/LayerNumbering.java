@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.SortedSet;
 import java.util.TreeMap;
 import java.util.TreeSet;
 
@@ -25,17 +26,15 @@ public final class LayerNumbering {
 
     private final long perChunk; // > 0: Megatron's rule applies
     private final long total;
-    private final int pp;
     private final int vpp;
     private final Map<Integer, long[]> keyOffsets; // ppRank -> chunk -> first global layer (keys mode)
     private final TreeSet<Long> present;
     private final String claim;
 
-    private LayerNumbering(long perChunk, long total, int pp, int vpp, Map<Integer, long[]> keyOffsets,
+    private LayerNumbering(long perChunk, long total, int vpp, Map<Integer, long[]> keyOffsets,
                            TreeSet<Long> present, String claim) {
         this.perChunk = perChunk;
         this.total = total;
-        this.pp = pp;
         this.vpp = vpp;
         this.keyOffsets = keyOffsets;
         this.present = present;
@@ -64,7 +63,7 @@ public final class LayerNumbering {
                     local.forEach(l -> present.add(offset + l));
                 }
             }
-            return new LayerNumbering(per, declared, pp, vpp, Map.of(), present, "args num_layers=" + declared);
+            return new LayerNumbering(per, declared, vpp, Map.of(), present, "args num_layers=" + declared);
         }
         // Model order is chunk-major, then stage; stages the shards lack count as empty.
         Map<Integer, long[]> offsets = new TreeMap<>();
@@ -88,7 +87,7 @@ public final class LayerNumbering {
         long total = declared > 0 ? declared : acc;
         String claim = declared > 0 ? "args num_layers=" + declared
                 : "the shards' keys run to layer " + (acc - 1);
-        return new LayerNumbering(0, total, pp, vpp, offsets, present, claim);
+        return new LayerNumbering(0, total, vpp, offsets, present, claim);
     }
 
     /** The global number of local layer {@code local} of chunk {@code chunk} on pipeline rank {@code ppRank}. */
@@ -112,6 +111,16 @@ public final class LayerNumbering {
 
     /** Layers below {@link #total()} that no shard holds, as ranges (at most one more than the layers held). */
     public List<Range> missing() {
+        return missing(present, total);
+    }
+
+    /** E.g. "layers 3, 4 missing: args num_layers=6, shards hold 4 layers"; empty when no layer is missing. */
+    public Optional<String> describeMissing() {
+        return describeMissing(present, total, claim, "shards", "layer");
+    }
+
+    /** Numbers below {@code total} absent from {@code present}, as ranges: work bounded by what is present. */
+    public static List<Range> missing(SortedSet<Long> present, long total) {
         List<Range> out = new ArrayList<>();
         long next = 0;
         for (long l : present) {
@@ -129,38 +138,33 @@ public final class LayerNumbering {
         return out;
     }
 
-    /** E.g. "layers 3, 4 missing: args num_layers=6, shards hold 4 layers", or empty when none is. */
-    public Optional<String> describeMissing() {
-        List<Range> gaps = missing();
+    /**
+     * "layers 3, 4 missing: CLAIM, HOLDERS hold 4 layers", or "layers 3..9999998 missing (9,999,996
+     * layers): ..." when ranges are shortened ({@code unit} names what is counted: layer, expert, ...);
+     * empty when nothing is missing.
+     */
+    public static Optional<String> describeMissing(SortedSet<Long> present, long total, String claim, String holders,
+                                                   String unit) {
+        List<Range> gaps = missing(present, total);
         if (gaps.isEmpty()) {
             return Optional.empty();
         }
         long count = gaps.stream().mapToLong(Range::size).sum();
-        return Optional.of(describe(gaps, count) + " missing: " + claim + ", shards hold " + present.size() + " layer"
-                + (present.size() == 1 ? "" : "s"));
-    }
-
-    private static final int SHOWN = 8;
-
-    /** "layer 2", "layers 3, 4", "layers 3..9999998 (9,999,996 layers)", listing at most {@value #SHOWN} ranges. */
-    static String describe(List<Range> gaps, long count) {
         List<String> parts = new ArrayList<>();
-        boolean complete = true;
         for (Range r : gaps.subList(0, Math.min(SHOWN, gaps.size()))) {
-            if (r.size() == 1) {
-                parts.add(Long.toString(r.first()));
-            } else if (r.size() == 2) {
-                parts.add(r.first() + ", " + r.last());
-            } else {
-                parts.add(r.first() + ".." + r.last());
-                complete = false;
-            }
+            parts.add(r.size() == 1 ? Long.toString(r.first())
+                    : r.size() == 2 ? r.first() + ", " + r.last() : r.first() + ".." + r.last());
         }
         if (gaps.size() > SHOWN) {
             parts.add("... " + (gaps.size() - SHOWN) + " more ranges");
-            complete = false;
         }
-        return (count == 1 ? "layer " : "layers ") + String.join(", ", parts)
-                + (complete ? "" : String.format(Locale.ROOT, " (%,d layers)", count));
+        boolean listed = gaps.size() <= SHOWN && gaps.stream().allMatch(r -> r.size() <= 2);
+        long held = present.headSet(total).size();
+        return Optional.of(unit + (count == 1 ? " " : "s ") + String.join(", ", parts) + " missing"
+                + (listed ? "" : String.format(Locale.ROOT, " (%,d %ss)", count, unit)) + ": " + claim + ", " + holders
+                + " hold " + held + " " + unit + (held == 1 ? "" : "s"));
     }
+
+    /** Ranges listed in a message; the rest are counted. */
+    private static final int SHOWN = 8;
 }
