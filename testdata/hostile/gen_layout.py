@@ -111,6 +111,7 @@ def main():
     }
     for case, (key, value) in bad_args.items():
         it, files = shards(case, sd, cfg)
+        edit(files[0], drop_layers("model", set(range(1, LAYERS))))  # the refusal comes first; keep the file small
         edit(files[0], set_args(**{key: value}))
         for cmd in (["inspect"], ["check"]):
             expect(case, (cmd + ["{dir}/iter_0000010"], 2, {"err": [key, "mp_rank_00/model_optim_rng.pt"]}))
@@ -132,6 +133,29 @@ def main():
            (["inspect", "{dir}/iter_0000010"], 2, {"err": ["mp_rank_00_007", "PP=2"]}),
            (["inspect", "{dir}/iter_0000010/mp_rank_00_007/model_optim_rng.pt"], 2,
             {"err": ["mp_rank_00_007", "PP=2"]}))
+
+    # Shards of one iteration with different virtual-pipeline chunk counts.
+    it, files = shards("chunk_counts_differ", sd, cfg, pp=2, vpp=3)
+    edit(files[1], lambda ck: ck.pop("model2"))
+    expect("chunk_counts_differ", (["inspect", "{dir}/iter_0000010"], 2,
+                                   {"err": ["mp_rank_00_001/model_optim_rng.pt", "2 model chunk(s)", "holds 3"]}))
+    # A local layer number beyond what args give a stage (num_layers=6, PP=2: 3 each).
+    it, files = shards("local_layer_beyond_stage", sd, cfg, pp=2)
+    edit(files[0], drop_layers("model", {2}, rename={1: 5}))
+    expect("local_layer_beyond_stage", (["check", "{dir}/iter_0000010"], 2,
+                                        {"err": ["pipeline rank 0 holds local layer 5", "num_layers=6", "3 layer(s)"]}))
+    # Twenty thousand (empty) virtual-pipeline chunks in one file: found in one pass, not by a scan per chunk.
+    it, files = shards("many_model_chunks", sd, cfg)
+
+    def many_chunks(ck):
+        m = ck.pop("model")
+        ck["model0"] = m
+        for v in range(1, 20_000):
+            ck[f"model{v}"] = {}
+        ck["args"].virtual_pipeline_model_parallel_size = 20_000
+    edit(files[0], many_chunks)
+    expect("many_model_chunks", (["inspect", "{dir}/iter_0000010"], 0, {"out": ["VPP=20000"]}),
+           (["check", "{dir}/iter_0000010"], 0, {"out": ["6 layers"]}))
 
     # --- shards saved without args: the layout comes from the folder names ---------------------
     it, files = shards("no_args_tp2_pp2", sd, cfg, tp=2, pp=2)
@@ -160,7 +184,7 @@ def main():
     edit(files[0], lambda ck: delattr(ck["args"], "num_layers"))
     expect("ten_million_layers",
            (["check", "{dir}/iter_0000010"], 1, {"out": ["layers 3..9999998 missing", "9,999,996", "hold 4 layers"]}),
-           (["inspect", "{dir}/iter_0000010"], 0, {"out": ["10000000"]}))
+           (["inspect", "{dir}/iter_0000010"], 0, {"out": ["10000000", "layers 3..9999998 missing"]}))
 
     # --- config.json claims the weights do not back --------------------------------------------
     big = OUT / "hf_claims_10e12_layers"

@@ -99,6 +99,7 @@ public final class Inspector {
             }
             List<Inspection.TensorRow> rows = new ArrayList<>();
             List<String> notes = new ArrayList<>();
+            m.layers().describeMissing().ifPresent(notes::add);
             long total = 0;
             for (RankShard s : m.shards()) {
                 for (int v = 0; v < s.chunks().size(); v++) {

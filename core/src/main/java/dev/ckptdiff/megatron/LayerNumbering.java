@@ -104,11 +104,6 @@ public final class LayerNumbering {
         return total;
     }
 
-    /** How many distinct layers the shards hold. */
-    public long held() {
-        return present.size();
-    }
-
     /** Layers below {@link #total()} that no shard holds, as ranges (at most one more than the layers held). */
     public List<Range> missing() {
         return missing(present, total);
