@@ -171,7 +171,9 @@ def main():
     edit(files[0], drop_layers("model", {3, 4}))
     expect("layer_hole",
            (["check", "{dir}/iter_0000010"], 1, {"out": ["layers 3, 4 missing", "num_layers=6", "hold 4 layers"]}),
-           (["{dir}/iter_0000010", "{dir}/../hf_llama6"], 1, {"out": ["layers 3, 4", "missing"]}))
+           (["{dir}/iter_0000010", "{dir}/../hf_llama6"], 1, {"out": ["layers 3, 4", "missing"]}),
+           # The same hole on both sides: every tensor agrees, yet the copies are not sound.
+           (["{dir}/iter_0000010", "{dir}/iter_0000010"], 1, {"out": ["A: ", "B: ", "layers 3, 4 missing"]}))
     # PP=2: stage 0 lost its last layer (local 2), so its keys alone would number stage 1 from 2.
     it, files = shards("layer_hole_pp2", sd, cfg, pp=2)
     edit(files[0], drop_layers("model", {2}))
@@ -196,6 +198,17 @@ def main():
            (["check", "{dir}"], 1, {"out": ["layers 6..999999999999 missing", "num_hidden_layers=1000000000000",
                                             "hold 6 layers"]}),
            (["check", "--tp", "2", "--pp", "2", "{dir}"], 1, {"out": ["layers 6..999999999999 missing"]}))
+
+    # config.json integers that transformers could not build a model from.
+    for case, key, value, extra in [("hf_hidden_float", "hidden_size", 16.5, []),
+                                    ("hf_kv_heads_zero", "num_key_value_heads", 0, ["--tp", "2"]),
+                                    ("hf_layers_string", "num_hidden_layers", "6", [])]:
+        bad = OUT / case
+        shutil.copytree(hf, bad)
+        c = json.loads((bad / "config.json").read_text())
+        c[key] = value
+        (bad / "config.json").write_text(json.dumps(c, indent=2))
+        expect(case, (["check"] + extra + ["{dir}"], 2, {"err": [f"'{key}'", "config.json", "expected an integer"]}))
 
     # A Qwen3-MoE whose config claims a billion experts per MoE layer; the files hold 4.
     import transformers

@@ -13,7 +13,9 @@ import java.util.Map;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Hostile Megatron args and layouts, and configs claiming more than their files hold
@@ -38,6 +40,21 @@ class HostileLayoutCliTest {
             }
         }
         return tests;
+    }
+
+    /** A layer hole is a finding in the JSON report too, on each side that has it, whatever the tensors say. */
+    @Test
+    void layerHolesAreProblemsInTheJsonReport(@TempDir Path tmp) {
+        Path it = Cli.fixtures().resolve("hostile/layout/layer_hole/iter_0000010");
+        Path json = tmp.resolve("report.json");
+        Cli r = assertTimeoutPreemptively(LIMIT, () -> Cli.run("--no-progress", "--json=" + json, it.toString(), it.toString()));
+        assertEquals(1, r.exit(), r.out() + r.err());
+        JsonNode report = Cli.read(json);
+        assertEquals(2, report.get("findings").asInt());
+        JsonNode problems = report.get("comparisons").get(0).get("problems");
+        assertEquals(2, problems.size());
+        assertTrue(problems.get(0).asText().startsWith("A: " + it + ": layers 3, 4 missing"), problems.toString());
+        assertTrue(problems.get(1).asText().startsWith("B: "), problems.toString());
     }
 
     private static void check(JsonNode run, List<String> args) {
