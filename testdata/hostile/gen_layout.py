@@ -165,6 +165,14 @@ def main():
            (["inspect", "{dir}/iter_0000010"], 0, {"out": ["TP=2 PP=2"], "err": ["no args", "TP=2 PP=2"]}),
            (["{dir}/iter_0000010", "{dir}/../hf_llama6"], 0, {"out": ["SAME"], "err": ["no args"]}))
 
+    # Without args a missing rank folder is still found: the names imply the grid.
+    it, files = shards("no_args_missing_rank", sd, cfg, tp=2, pp=2)
+    for f in files:
+        edit(f, lambda ck: ck.pop("args"))
+    shutil.rmtree(it / "mp_rank_01_000")
+    expect("no_args_missing_rank", (["inspect", "{dir}/iter_0000010"], 2,
+                                    {"err": ["missing shard folder mp_rank_01_000", "inferred from the folder names"]}))
+
     # --- layer holes --------------------------------------------------------------------------
     # Layers 3 and 4 lost; args still say 6 layers.
     it, files = shards("layer_hole", sd, cfg)

@@ -178,7 +178,7 @@ public final class MegatronCheckpoint implements AutoCloseable {
         MegatronArgs args = argsValue == null || argsValue instanceof Py.None ? MegatronArgs.none(first.path())
                 : MegatronArgs.checked(argsValue, first.path());
         List<RankName> names = files.stream().map(f -> RankName.of(f.path())).toList();
-        ParallelLayout claimed = claimedLayout(args, names, first.path());
+        ParallelLayout claimed = claimedLayout(args, names);
         int tp = claimed.tp();
         int pp = claimed.pp();
         int ep = claimed.ep();
@@ -200,15 +200,20 @@ public final class MegatronCheckpoint implements AutoCloseable {
                 epRank = 0;
             }
             if (n.a() >= tp || ppRank >= pp || epRank >= ep) {
-                throw BadInputException.in(files.get(i).path(), "folder " + n.folder() + " does not fit the layout "
-                        + (args.isPresent() ? "in args" : "inferred from the folder names") + " (TP=" + tp + ", PP=" + pp
-                        + ", EP=" + ep + ")");
+                throw BadInputException.in(files.get(i).path(), "folder " + n.folder() + " does not fit the layout in"
+                        + " args (TP=" + tp + ", PP=" + pp + ", EP=" + ep + ")");
             }
             seen.add(n.folder());
             shards.add(new RankShard(n.folder(), n.a(), ppRank, epRank, files.get(i)));
         }
         if (!single) {
-            requireEveryRank(dir, claimed, seen);
+            requireEveryRank(dir, claimed, seen, statesLayout(args) ? "in args" : "inferred from the folder names");
+        }
+        if (!statesLayout(args)) {
+            Warnings.emit("ckpt-diff: warning: " + first.path() + ": " + (args.isPresent()
+                    ? "args have no tensor_model_parallel_size/pipeline_model_parallel_size" : "no args") + "; layout "
+                    + claimed.describe() + " inferred from the folder names" + (args.getLong("num_layers").isEmpty()
+                    ? ", layer numbers from the shards' own keys" : ""));
         }
         shards.sort(Comparator.comparingInt(RankShard::ppRank).thenComparingInt(RankShard::epRank)
                 .thenComparingInt(RankShard::tpRank));
@@ -246,12 +251,11 @@ public final class MegatronCheckpoint implements AutoCloseable {
         return new MegatronCheckpoint(dir, iteration, shards, layout, args, version, layers);
     }
 
-    /** The layout args state, or, for shards saved without them, the one the folder names imply (said on stderr). */
-    private static ParallelLayout claimedLayout(MegatronArgs args, List<RankName> names, Path argsFile) {
-        var tp = args.getLong("tensor_model_parallel_size");
-        var pp = args.getLong("pipeline_model_parallel_size");
-        if (tp.isPresent() && pp.isPresent()) {
-            return new ParallelLayout((int) tp.getAsLong(), (int) pp.getAsLong(),
+    /** The layout args state, or, for shards saved without them, the one the folder names imply. */
+    private static ParallelLayout claimedLayout(MegatronArgs args, List<RankName> names) {
+        if (statesLayout(args)) {
+            return new ParallelLayout((int) args.getLong("tensor_model_parallel_size", 1),
+                    (int) args.getLong("pipeline_model_parallel_size", 1),
                     (int) args.getLong("virtual_pipeline_model_parallel_size", 1),
                     (int) args.getLong("expert_model_parallel_size", 1));
         }
@@ -259,19 +263,18 @@ public final class MegatronCheckpoint implements AutoCloseable {
         int t = names.stream().mapToInt(RankName::a).max().orElse(0) + 1;
         int p = names.stream().mapToInt(RankName::b).max().orElse(-1) + 1;
         int e = names.stream().mapToInt(RankName::c).max().orElse(-1) + 1;
-        ParallelLayout inferred = new ParallelLayout(t, Math.max(1, p), 1, Math.max(1, e));
-        Warnings.emit("ckpt-diff: warning: " + argsFile + ": " + (args.isPresent()
-                ? "args have no tensor_model_parallel_size/pipeline_model_parallel_size"
-                : "no args") + "; layout " + inferred.describe() + " inferred from the folder names, layer numbers from"
-                + " the shards' own keys");
-        return inferred;
+        return new ParallelLayout(t, Math.max(1, p), 1, Math.max(1, e));
+    }
+
+    private static boolean statesLayout(MegatronArgs args) {
+        return args.getLong("tensor_model_parallel_size").isPresent() && args.getLong("pipeline_model_parallel_size").isPresent();
     }
 
     /**
      * Every rank folder of the layout must exist. The folder's own count bounds the work: at most
      * that many names are generated before the missing ones are found, whatever sizes args claim.
      */
-    private static void requireEveryRank(Path dir, ParallelLayout l, TreeSet<String> seen) {
+    private static void requireEveryRank(Path dir, ParallelLayout l, TreeSet<String> seen, String from) {
         long expected = (long) l.tp() * l.pp() * l.ep();
         List<String> missing = new ArrayList<>();
         long limit = Math.min(expected, seen.size() + 3L);
@@ -290,7 +293,7 @@ public final class MegatronCheckpoint implements AutoCloseable {
         }
         long absent = Math.max(missing.size(), expected - seen.size());
         throw BadInputException.in(dir, "missing shard folder" + (absent > 1 ? "s " : " ") + String.join(", ", missing)
-                + (absent > missing.size() ? " and " + (absent - missing.size()) + " more" : "") + " for the layout in args ("
+                + (absent > missing.size() ? " and " + (absent - missing.size()) + " more" : "") + " for the layout " + from + " ("
                 + l.describe() + "): the folder holds " + seen.size() + " of " + expected);
     }
 
