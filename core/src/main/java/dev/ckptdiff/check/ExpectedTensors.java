@@ -1,10 +1,13 @@
 package dev.ckptdiff.check;
 
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.SortedSet;
 import java.util.TreeSet;
+import java.util.stream.LongStream;
 
 import dev.ckptdiff.check.ModelSpec.Dim;
 
@@ -48,7 +51,7 @@ public final class ExpectedTensors {
     static final double LIST_LIMIT = 200_000;
 
     /** All of what the config claims when that is small, else what {@code names} (the files' tensors) number. */
-    public static Selection selection(ModelSpec spec, Convention c, java.util.Collection<String> names) {
+    public static Selection selection(ModelSpec spec, Convention c, Collection<String> names) {
         ModelSpec.Text t = spec.text();
         double perLayer = 20 + (spec.moe() == null ? 0 : 3.0 * spec.moe().experts().value());
         double claimed = t.layers() * perLayer + (spec.vision() == null ? 0 : 20.0 * spec.vision().depth());
@@ -70,27 +73,27 @@ public final class ExpectedTensors {
     }
 
     /** The number right after {@code marker} in a name, followed by a dot. */
-    private static java.util.Optional<Long> number(String name, String marker) {
+    private static Optional<Long> number(String name, String marker) {
         int at = name.indexOf(marker);
         if (at < 0) {
-            return java.util.Optional.empty();
+            return Optional.empty();
         }
         int i = at + marker.length();
         int end = name.indexOf('.', i);
         if (end <= i || end - i > 18) {
-            return java.util.Optional.empty();
+            return Optional.empty();
         }
         for (int k = i; k < end; k++) {
             if (name.charAt(k) < '0' || name.charAt(k) > '9') {
-                return java.util.Optional.empty();
+                return Optional.empty();
             }
         }
-        return java.util.Optional.of(Long.parseLong(name.substring(i, end)));
+        return Optional.of(Long.parseLong(name.substring(i, end)));
     }
 
     /** {@code 0..count-1}, or the selected numbers below {@code count}. */
     private static Iterable<Long> upTo(long count, SortedSet<Long> selected) {
-        return selected != null ? selected.headSet(count) : () -> java.util.stream.LongStream.range(0, count).iterator();
+        return selected != null ? selected.headSet(count) : () -> LongStream.range(0, count).iterator();
     }
 
     /** Where the language model and the vision tower live in the key space. */
@@ -106,10 +109,6 @@ public final class ExpectedTensors {
         }
         return List.of(new Convention("model.* + visual.* (older layout)", "model.", "lm_head.", "visual."),
                 new Convention("model.language_model.* + model.visual.*", "model.language_model.", "lm_head.", "model.visual."));
-    }
-
-    public static Map<String, Expected> of(ModelSpec spec, Convention c) {
-        return of(spec, c, Selection.ALL);
     }
 
     public static Map<String, Expected> of(ModelSpec spec, Convention c, Selection sel) {
