@@ -163,7 +163,9 @@ def main():
         edit(f, lambda ck: ck.pop("args"))
     expect("no_args_tp2_pp2",
            (["inspect", "{dir}/iter_0000010"], 0, {"out": ["TP=2 PP=2"], "err": ["no args", "TP=2 PP=2"]}),
-           (["{dir}/iter_0000010", "{dir}/../hf_llama6"], 0, {"out": ["SAME"], "err": ["no args"]}))
+           (["{dir}/iter_0000010", "{dir}/../hf_llama6"], 0, {"out": ["SAME"], "err": ["no args"]}),
+           # Nothing says how many heads the fused QKV holds: refused, after the inference is said once.
+           (["{dir}/iter_0000010", "{dir}/iter_0000010"], 2, {"err": ["no args", "cannot split fused QKV"]}))
 
     # Without args a missing rank folder is still found: the names imply the grid.
     it, files = shards("no_args_missing_rank", sd, cfg, tp=2, pp=2)

@@ -26,7 +26,13 @@ public final class Warnings {
     /** Sends warnings to {@code to} until the returned scope is closed, then restores the previous sink. */
     public static Scope to(Consumer<String> to) {
         Consumer<String> previous = sink;
-        sink = to;
+        // A copy opened twice (A and B of one diff) says the same thing once.
+        java.util.Set<String> said = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        sink = m -> {
+            if (said.add(m)) {
+                to.accept(m);
+            }
+        };
         return () -> sink = previous;
     }
 }
