@@ -126,6 +126,12 @@ def main():
         edit(f, set_args(tensor_model_parallel_size=4))
     expect("args_tp4_two_folders", (["inspect", "{dir}/iter_0000010"], 2, {"err": ["TP=4", "mp_rank_02"]}))
 
+    # Two folders that name one rank (PP=1, so a second number would be an expert rank, and EP=1).
+    it, files = shards("two_folders_one_rank", sd, cfg)
+    shutil.copytree(it / "mp_rank_00", it / "mp_rank_00_000")
+    expect("two_folders_one_rank", (["inspect", "{dir}/iter_0000010"], 2,
+                                    {"err": ["folders mp_rank_00 and mp_rank_00_000 both hold TP rank 0"]}))
+
     # A pipeline rank beyond PP, in a folder and as one file named on the command line.
     it, files = shards("pp_rank_beyond_pp", sd, cfg, pp=2)
     (it / "mp_rank_00_001").rename(it / "mp_rank_00_007")

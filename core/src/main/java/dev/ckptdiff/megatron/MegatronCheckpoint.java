@@ -184,6 +184,7 @@ public final class MegatronCheckpoint implements AutoCloseable {
         int ep = claimed.ep();
         List<RankShard> shards = new ArrayList<>();
         TreeSet<String> seen = new TreeSet<>();
+        Map<List<Integer>, String> ranks = new java.util.HashMap<>();
         for (int i = 0; i < files.size(); i++) {
             RankName n = names.get(i);
             int ppRank;
@@ -202,6 +203,11 @@ public final class MegatronCheckpoint implements AutoCloseable {
             if (n.a() >= tp || ppRank >= pp || epRank >= ep) {
                 throw BadInputException.in(files.get(i).path(), "folder " + n.folder() + " does not fit the layout in"
                         + " args (TP=" + tp + ", PP=" + pp + ", EP=" + ep + ")");
+            }
+            String other = ranks.putIfAbsent(List.of(n.a(), ppRank, epRank), n.folder());
+            if (other != null) {
+                throw BadInputException.in(dir, "folders " + other + " and " + n.folder() + " both hold TP rank " + n.a()
+                        + ", PP rank " + ppRank + ", EP rank " + epRank + " of the layout (" + claimed.describe() + ")");
             }
             seen.add(n.folder());
             shards.add(new RankShard(n.folder(), n.a(), ppRank, epRank, files.get(i)));
