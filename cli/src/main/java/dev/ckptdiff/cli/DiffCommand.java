@@ -226,7 +226,6 @@ final class DiffCommand implements Callable<Integer> {
             out.println("A: " + cmp.labelA() + "  " + cmp.pathA());
             out.println("B: " + cmp.labelB() + "  " + cmp.pathB());
             cmp.notes().forEach(n -> out.println("   " + n));
-            cmp.problems().forEach(p -> out.println("   " + c("red", "problem") + ": " + p));
             Map<Verdict, Long> counts = new LinkedHashMap<>();
             for (Verdict v : Verdict.values()) {
                 long n = cmp.count(v);

@@ -9,7 +9,6 @@ import java.util.function.Supplier;
 import picocli.CommandLine;
 
 import dev.ckptdiff.io.BadInputException;
-import dev.ckptdiff.io.Warnings;
 
 /** Entry point: exit 0 clean, 1 findings, 2 bad input or usage. */
 public final class Main {
@@ -65,7 +64,7 @@ public final class Main {
             c.getErr().println("Try '" + c.getCommandSpec().qualifiedName() + " --help' for more information.");
             return BAD_INPUT;
         });
-        try (Warnings.Scope w = Warnings.to(err::println)) {
+        try (var warnings = dev.ckptdiff.io.Warnings.to(err::println)) {
             return cl.execute(args);
         } catch (OutOfMemoryError e) {
             err.println("ckpt-diff: out of memory (" + e.getMessage() + "); this is a bug: memory use should not grow"

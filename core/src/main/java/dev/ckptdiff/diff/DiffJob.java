@@ -123,6 +123,8 @@ public final class DiffJob {
             List<String> notes = new ArrayList<>();
             va.notes().forEach(n -> notes.add("A: " + n));
             vb.notes().forEach(n -> notes.add("B: " + n));
+            va.problems().forEach(n -> notes.add("A: problem: " + n));
+            vb.problems().forEach(n -> notes.add("B: problem: " + n));
             if (mA != null) {
                 notes.add("A: Megatron " + mA.iteration() + ", " + mA.layout().describe() + ", " + mA.shards().size() + " shards");
             }

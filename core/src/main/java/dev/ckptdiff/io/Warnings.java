@@ -1,38 +1,43 @@
 package dev.ckptdiff.io;
 
+import java.util.HashSet;
+import java.util.Set;
 import java.util.function.Consumer;
 
 /**
- * Where readers say what they had to assume (a layout inferred from folder names, ...): the CLI
- * points this at stderr for the length of one run. Readers run on worker threads, hence one
- * process-wide sink rather than a thread-local one.
+ * Warnings about inputs that are read but look suspicious (two copies of the weights in one
+ * folder). The CLI points the sink at its stderr for the duration of a run; each distinct warning is
+ * shown once per run, since one folder can be opened several times.
  */
 public final class Warnings {
-    private static volatile Consumer<String> sink = m -> { };
+    private static Consumer<String> sink = System.err::println;
+    private static final Set<String> SHOWN = new HashSet<>();
 
     private Warnings() {
     }
 
-    public static void emit(String message) {
-        sink.accept(message);
+    public static synchronized void warn(String message) {
+        if (SHOWN.add(message)) {
+            sink.accept("ckpt-diff: warning: " + message);
+        }
     }
 
-    /** A redirection that ends when closed. */
+    /** A redirection in force until closed. */
     public interface Scope extends AutoCloseable {
         @Override
         void close();
     }
 
-    /** Sends warnings to {@code to} until the returned scope is closed, then restores the previous sink. */
-    public static Scope to(Consumer<String> to) {
-        Consumer<String> previous = sink;
-        // A copy opened twice (A and B of one diff) says the same thing once.
-        java.util.Set<String> said = java.util.concurrent.ConcurrentHashMap.newKeySet();
-        sink = m -> {
-            if (said.add(m)) {
-                to.accept(m);
+    /** Sends warnings to {@code to} until the returned handle is closed. */
+    public static synchronized Scope to(Consumer<String> to) {
+        Consumer<String> before = sink;
+        sink = to;
+        SHOWN.clear();
+        return () -> {
+            synchronized (Warnings.class) {
+                sink = before;
+                SHOWN.clear();
             }
         };
-        return () -> sink = previous;
     }
 }

@@ -16,7 +16,6 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import dev.ckptdiff.io.BadInputException;
-import dev.ckptdiff.io.Warnings;
 import dev.ckptdiff.pickle.Py;
 import dev.ckptdiff.pickle.PyValues;
 import dev.ckptdiff.tensor.Tensor;
@@ -216,7 +215,7 @@ public final class MegatronCheckpoint implements AutoCloseable {
             requireEveryRank(dir, claimed, seen, statesLayout(args) ? "in args" : "inferred from the folder names");
         }
         if (!statesLayout(args)) {
-            Warnings.emit("ckpt-diff: warning: " + first.path() + ": " + (args.isPresent()
+            dev.ckptdiff.io.Warnings.warn(first.path() + ": " + (args.isPresent()
                     ? "args have no tensor_model_parallel_size/pipeline_model_parallel_size" : "no args") + "; layout "
                     + claimed.describe() + " inferred from the folder names" + (args.getLong("num_layers").isEmpty()
                     ? ", layer numbers from the shards' own keys" : ""));
