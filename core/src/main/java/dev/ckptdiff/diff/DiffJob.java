@@ -123,14 +123,14 @@ public final class DiffJob {
             List<String> notes = new ArrayList<>();
             va.notes().forEach(n -> notes.add("A: " + n));
             vb.notes().forEach(n -> notes.add("B: " + n));
-            va.problems().forEach(n -> notes.add("A: problem: " + n));
-            vb.problems().forEach(n -> notes.add("B: problem: " + n));
             if (mA != null) {
                 notes.add("A: Megatron " + mA.iteration() + ", " + mA.layout().describe() + ", " + mA.shards().size() + " shards");
             }
             if (mB != null) {
                 notes.add("B: Megatron " + mB.iteration() + ", " + mB.layout().describe() + ", " + mB.shards().size() + " shards");
             }
+            va.problems().forEach(n -> notes.add("A: problem: " + n));
+            vb.problems().forEach(n -> notes.add("B: problem: " + n));
             timings.mark("map names, merge shards");
             String name = arch != null ? arch.name() : config == null ? "" : config.path("architectures").path(0).asText("");
             return new Prepared(pair, va, vb, name, notes, timings, open);
