@@ -111,6 +111,11 @@ public final class ExpectedTensors {
                 new Convention("model.language_model.* + model.visual.*", "model.language_model.", "lm_head.", "model.visual."));
     }
 
+    /** Every tensor the config claims (for writers, which need them all; checks bound theirs with a selection). */
+    public static Map<String, Expected> of(ModelSpec spec, Convention c) {
+        return of(spec, c, Selection.ALL);
+    }
+
     public static Map<String, Expected> of(ModelSpec spec, Convention c, Selection sel) {
         Map<String, Expected> out = new LinkedHashMap<>();
         ModelSpec.Text t = spec.text();
