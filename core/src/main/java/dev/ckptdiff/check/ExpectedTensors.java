@@ -1,8 +1,13 @@
 package dev.ckptdiff.check;
 
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.SortedSet;
+import java.util.TreeSet;
+import java.util.stream.LongStream;
 
 import dev.ckptdiff.check.ModelSpec.Dim;
 
@@ -30,6 +35,67 @@ public final class ExpectedTensors {
         }
     }
 
+    /**
+     * Which layers, experts and vision blocks to spell out; null means all the config claims. Claims
+     * too large to list ({@link #LIST_LIMIT}) are checked only where the files hold something.
+     */
+    public record Selection(SortedSet<Long> layers, SortedSet<Long> experts, SortedSet<Long> blocks) {
+        public static final Selection ALL = new Selection(null, null, null);
+
+        public boolean bounded() {
+            return layers != null;
+        }
+    }
+
+    /** Expected tensors that are listed one by one; a config claiming more is bounded by the files. */
+    static final double LIST_LIMIT = 200_000;
+
+    /** All of what the config claims when that is small, else what {@code names} (the files' tensors) number. */
+    public static Selection selection(ModelSpec spec, Convention c, Collection<String> names) {
+        ModelSpec.Text t = spec.text();
+        double perLayer = 20 + (spec.moe() == null ? 0 : 3.0 * spec.moe().experts().value());
+        double claimed = t.layers() * perLayer + (spec.vision() == null ? 0 : 20.0 * spec.vision().depth());
+        if (claimed <= LIST_LIMIT) {
+            return Selection.ALL;
+        }
+        SortedSet<Long> layers = new TreeSet<>();
+        SortedSet<Long> experts = new TreeSet<>();
+        SortedSet<Long> blocks = new TreeSet<>();
+        for (String n : names) {
+            if (n.startsWith(c.lm() + "layers.")) {
+                number(n, c.lm() + "layers.").ifPresent(layers::add);
+                number(n, ".mlp.experts.").ifPresent(experts::add);
+            } else if (c.vision() != null && n.startsWith(c.vision() + "blocks.")) {
+                number(n, c.vision() + "blocks.").ifPresent(blocks::add);
+            }
+        }
+        return new Selection(layers, experts, blocks);
+    }
+
+    /** The number right after {@code marker} in a name, followed by a dot. */
+    private static Optional<Long> number(String name, String marker) {
+        int at = name.indexOf(marker);
+        if (at < 0) {
+            return Optional.empty();
+        }
+        int i = at + marker.length();
+        int end = name.indexOf('.', i);
+        if (end <= i || end - i > 18) {
+            return Optional.empty();
+        }
+        for (int k = i; k < end; k++) {
+            if (name.charAt(k) < '0' || name.charAt(k) > '9') {
+                return Optional.empty();
+            }
+        }
+        return Optional.of(Long.parseLong(name.substring(i, end)));
+    }
+
+    /** {@code 0..count-1}, or the selected numbers below {@code count}. */
+    private static Iterable<Long> upTo(long count, SortedSet<Long> selected) {
+        return selected != null ? selected.headSet(count) : () -> LongStream.range(0, count).iterator();
+    }
+
     /** Where the language model and the vision tower live in the key space. */
     public record Convention(String name, String lm, String lmHead, String vision) {
     }
@@ -45,12 +111,17 @@ public final class ExpectedTensors {
                 new Convention("model.language_model.* + model.visual.*", "model.language_model.", "lm_head.", "model.visual."));
     }
 
+    /** Every tensor the config claims (for writers, which need them all; checks bound theirs with a selection). */
     public static Map<String, Expected> of(ModelSpec spec, Convention c) {
+        return of(spec, c, Selection.ALL);
+    }
+
+    public static Map<String, Expected> of(ModelSpec spec, Convention c, Selection sel) {
         Map<String, Expected> out = new LinkedHashMap<>();
         ModelSpec.Text t = spec.text();
         Dim h = t.hidden();
         put(out, c.lm() + "embed_tokens.weight", t.vocab(), h);
-        for (long l = 0; l < t.layers(); l++) {
+        for (long l : upTo(t.layers(), sel.layers())) {
             String p = c.lm() + "layers." + l + ".";
             put(out, p + "input_layernorm.weight", h);
             put(out, p + "post_attention_layernorm.weight", h);
@@ -73,7 +144,7 @@ public final class ExpectedTensors {
             if (spec.moe() != null && spec.moe().isMoeLayer(l)) {
                 ModelSpec.Moe m = spec.moe();
                 put(out, p + "mlp.gate.weight", m.experts(), h);
-                for (long e = 0; e < m.experts().value(); e++) {
+                for (long e : upTo(m.experts().value(), sel.experts())) {
                     String x = p + "mlp.experts." + e + ".";
                     put(out, x + "gate_proj.weight", m.intermediate(), h);
                     put(out, x + "up_proj.weight", m.intermediate(), h);
@@ -95,12 +166,12 @@ public final class ExpectedTensors {
             put(out, c.lmHead() + "weight", t.vocab(), h);
         }
         if (spec.vision() != null) {
-            vision(out, spec, c.vision());
+            vision(out, spec, c.vision(), sel);
         }
         return out;
     }
 
-    private static void vision(Map<String, Expected> out, ModelSpec spec, String v) {
+    private static void vision(Map<String, Expected> out, ModelSpec spec, String v, Selection sel) {
         ModelSpec.Vision x = spec.vision();
         Dim vh = x.hidden();
         Dim three = new Dim(3 * vh.value(), "3 × vision hidden_size " + vh.value());
@@ -112,7 +183,7 @@ public final class ExpectedTensors {
             put(out, v + "patch_embed.proj.bias", vh);
             put(out, v + "pos_embed.weight", x.positions(), vh);
         }
-        for (long b = 0; b < x.depth(); b++) {
+        for (long b : upTo(x.depth(), sel.blocks())) {
             String p = v + "blocks." + b + ".";
             put(out, p + "norm1.weight", vh);
             put(out, p + "norm2.weight", vh);

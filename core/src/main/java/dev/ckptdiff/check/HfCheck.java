@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.TreeMap;
 
 import dev.ckptdiff.hf.HfCheckpoint;
+import dev.ckptdiff.megatron.LayerNumbering;
 import dev.ckptdiff.tensor.Shapes;
 import dev.ckptdiff.tensor.Tensor;
 
@@ -26,14 +27,17 @@ public final class HfCheck {
         ModelSpec spec = ModelSpec.of(hf.config(), hf.dir().resolve("config.json").toString());
         Map<String, Tensor> actual = hf.tensors();
         ExpectedTensors.Convention best = null;
+        ExpectedTensors.Selection selection = null;
         Map<String, ExpectedTensors.Expected> expected = null;
         long bestHits = -1;
         for (ExpectedTensors.Convention c : ExpectedTensors.conventions(spec)) {
-            Map<String, ExpectedTensors.Expected> e = ExpectedTensors.of(spec, c);
+            ExpectedTensors.Selection sel = ExpectedTensors.selection(spec, c, actual.keySet());
+            Map<String, ExpectedTensors.Expected> e = ExpectedTensors.of(spec, c, sel);
             long hits = e.keySet().stream().filter(actual::containsKey).count();
             if (hits > bestHits) {
                 bestHits = hits;
                 best = c;
+                selection = sel;
                 expected = e;
             }
         }
@@ -54,6 +58,9 @@ public final class HfCheck {
                     + (v.deepstack().isEmpty() ? "" : ", deepstack " + v.deepstack()));
         }
 
+        if (selection.bounded()) {
+            reportUnlisted(s, spec, selection);
+        }
         List<String> missing = new ArrayList<>();
         List<String> unexpected = new ArrayList<>();
         for (ExpectedTensors.Expected e : expected.values()) {
@@ -83,7 +90,9 @@ public final class HfCheck {
             c[1] += a.numel();
         }
         long implied = ExpectedTensors.parameters(expected);
-        s.facts().put("parameters", String.format(Locale.ROOT, "%,d in the files, %,d implied by config.json", params, implied));
+        s.facts().put("parameters", selection.bounded()
+                ? String.format(Locale.ROOT, "%,d in the files; config.json claims more tensors than can be listed", params)
+                : String.format(Locale.ROOT, "%,d in the files, %,d implied by config.json", params, implied));
         StringBuilder d = new StringBuilder();
         dtypes.forEach((k, v) -> d.append(d.isEmpty() ? "" : ", ").append(k).append(": ").append(v[0]).append(" tensors"));
         s.facts().put("dtypes", d.toString());
@@ -100,6 +109,26 @@ public final class HfCheck {
                     + majority + ": loaders that trust torch_dtype will convert"));
         }
         return s.coalesced();
+    }
+
+    /**
+     * Layers, experts and vision blocks a huge config claims but the files lack, one finding each
+     * (counted from the numbers the files hold, never listed one by one).
+     */
+    private static void reportUnlisted(Section s, ModelSpec spec, ExpectedTensors.Selection sel) {
+        long layers = spec.text().layers();
+        LayerNumbering.describeMissing(sel.layers(), layers, "config.json num_hidden_layers=" + layers, "files", "layer")
+                .ifPresent(m -> s.findings().add(Finding.error("layers", m)));
+        if (spec.moe() != null) {
+            long e = spec.moe().experts().value();
+            LayerNumbering.describeMissing(sel.experts(), e, "config.json " + spec.moe().expertsKey() + "=" + e, "files",
+                    "expert").ifPresent(m -> s.findings().add(Finding.error("experts", m)));
+        }
+        if (spec.vision() != null) {
+            long d = spec.vision().depth();
+            LayerNumbering.describeMissing(sel.blocks(), d, "config.json vision_config.depth=" + d, "files", "vision block")
+                    .ifPresent(m -> s.findings().add(Finding.error("vision blocks", m)));
+        }
     }
 
     static String shapeMessage(ExpectedTensors.Expected e, long[] actual) {
@@ -122,8 +151,10 @@ public final class HfCheck {
     }
 
     /** The unit a name belongs to: everything up to its last number (a layer, block or expert). */
+    private static final java.util.regex.Pattern UNIT = java.util.regex.Pattern.compile("^(.*\\.\\d+)\\.[^\\d][^.]*(\\.[^\\d][^.]*)*$");
+
     static String unit(String name) {
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("^(.*\\.\\d+)\\.[^\\d][^.]*(\\.[^\\d][^.]*)*$").matcher(name);
+        java.util.regex.Matcher m = UNIT.matcher(name);
         return m.matches() ? m.group(1) : null;
     }
 
@@ -140,15 +171,26 @@ public final class HfCheck {
                 byUnit.computeIfAbsent(u, k -> new ArrayList<>()).add(n);
             }
         }
+        Map<String, Long> unitSizes = new java.util.HashMap<>();
+        if (!byUnit.isEmpty()) {
+            for (String n : universe) {
+                String u = unit(n);
+                if (u != null && byUnit.containsKey(u)) {
+                    unitSizes.merge(u, 1L, Long::sum);
+                }
+            }
+        }
         Map<String, List<String>> wholeByPattern = new LinkedHashMap<>();
+        java.util.Set<String> whole = new java.util.HashSet<>();
         for (Map.Entry<String, List<String>> e : byUnit.entrySet()) {
-            long inUniverse = universe.stream().filter(n -> e.getKey().equals(unit(n))).count();
+            long inUniverse = unitSizes.getOrDefault(e.getKey(), 0L);
             if (e.getValue().size() > 1 && e.getValue().size() == inUniverse) {
                 wholeByPattern.computeIfAbsent(e.getKey().replaceAll("\\.\\d+(?=\\.|$)", ".N"), k -> new ArrayList<>())
                         .add(e.getKey());
-                names.removeAll(e.getValue());
+                whole.addAll(e.getValue());
             }
         }
+        names.removeIf(whole::contains);
         for (Map.Entry<String, List<String>> g : wholeByPattern.entrySet()) {
             List<String> units = g.getValue();
             String subject = (units.size() == 1 ? units.getFirst() : g.getKey()) + ".*";

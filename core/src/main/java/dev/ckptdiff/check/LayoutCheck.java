@@ -93,6 +93,8 @@ public final class LayoutCheck {
         return s;
     }
 
+    private static final int STAGES_SHOWN = 8;
+
     private static void facts(Section s, ModelSpec spec, int tp, int pp, int vpp, int ep) {
         ModelSpec.Text t = spec.text();
         long h = t.hidden().value();
@@ -108,9 +110,18 @@ public final class LayoutCheck {
                 2 * t.intermediate().value() / tp, h, h, t.intermediate().value() / tp));
         long perChunk = t.layers() / ((long) pp * vpp);
         StringBuilder stages = new StringBuilder();
+        // At most STAGES_SHOWN stages and chunks each: --pp and RLinf YAML may claim any number.
         for (int p = 0; p < pp && t.layers() % ((long) pp * vpp) == 0; p++) {
+            if (p == STAGES_SHOWN) {
+                stages.append("; ... ").append(pp - p).append(" more stages");
+                break;
+            }
             stages.append(p == 0 ? "" : "; ").append("stage ").append(p).append(':');
             for (int c = 0; c < vpp; c++) {
+                if (c == STAGES_SHOWN) {
+                    stages.append(" ... ").append(vpp - c).append(" more chunks");
+                    break;
+                }
                 long start = (long) c * t.layers() / vpp + (long) p * perChunk;
                 stages.append(' ').append(start).append("..").append(start + perChunk - 1);
             }
@@ -125,10 +136,8 @@ public final class LayoutCheck {
         double dense = 3.0 * h * t.intermediate().value() / tp;
         double moe = spec.moe() == null ? 0 : spec.moe().experts().value() / (double) ep * 3.0 * h
                 * spec.moe().intermediate().value() / tp + spec.moe().experts().value() * h;
-        double layersParams = 0;
-        for (long i = 0; i < t.layers(); i++) {
-            layersParams += layer + (spec.moe() != null && spec.moe().isMoeLayer(i) ? moe : dense);
-        }
+        long moeLayers = spec.moe() == null ? 0 : spec.moe().moeLayers(t.layers());
+        double layersParams = t.layers() * layer + moeLayers * moe + (t.layers() - moeLayers) * dense;
         double perStage = layersParams / pp;
         double embed = (double) padded * h / tp;
         double first = perStage + embed + (spec.vision() != null ? visionParams(spec) / tp : 0);

@@ -34,6 +34,7 @@ public final class MegatronCheck {
         s.facts().put("iteration", m.iteration());
         s.facts().put("layout", m.layout().describe() + ", " + m.shards().size() + " shards, " + m.numLayers() + " layers");
         s.facts().put("mapping table", arch.name());
+        m.layers().describeMissing().ifPresent(d -> s.findings().add(Finding.error("layers", d)));
         long h = a.getLong("hidden_size", -1);
         long ffn = a.getLong("ffn_hidden_size", -1);
         long nh = a.getLong("num_attention_heads", -1);

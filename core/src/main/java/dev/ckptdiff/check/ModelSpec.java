@@ -64,6 +64,20 @@ public record ModelSpec(Family family, String source, Text text, Moe moe, Vision
         public boolean isMoeLayer(long layer) {
             return !mlpOnlyLayers.contains(layer) && experts.value() > 0 && (layer + 1) % sparseStep == 0;
         }
+
+        /** How many of layers {@code 0..layers-1} are MoE layers, counted without visiting each. */
+        public long moeLayers(long layers) {
+            if (experts.value() <= 0) {
+                return 0;
+            }
+            long n = layers / sparseStep;
+            for (long l : mlpOnlyLayers) {
+                if (l >= 0 && l < layers && (l + 1) % sparseStep == 0) {
+                    n--;
+                }
+            }
+            return n;
+        }
     }
 
     public record Vision(Dim hidden, Dim intermediate, long depth, Dim heads, Dim out, long patch, long temporalPatch,
@@ -87,9 +101,9 @@ public record ModelSpec(Family family, String source, Text text, Moe moe, Vision
         JsonNode t = family.isVision() && config.has("text_config") ? config.get("text_config") : config;
         long hidden = need(t, "hidden_size", source);
         long heads = need(t, "num_attention_heads", source);
-        long kv = t.path("num_key_value_heads").isNumber() ? t.get("num_key_value_heads").asLong() : heads;
+        long kv = optional(t, "num_key_value_heads", heads, source);
         boolean explicitHeadDim = t.path("head_dim").isNumber();
-        long headDim = explicitHeadDim ? t.get("head_dim").asLong() : hidden / Math.max(heads, 1);
+        long headDim = explicitHeadDim ? optional(t, "head_dim", 0, source) : hidden / heads;
         Dim hd = new Dim(headDim, explicitHeadDim ? "head_dim " + headDim : "hidden_size " + hidden + " / num_attention_heads " + heads);
         boolean attnBias = t.path("attention_bias").asBoolean(false);
         boolean qwen2Like = family == Family.QWEN2 || family == Family.QWEN2_5_VL;
@@ -151,10 +165,38 @@ public record ModelSpec(Family family, String source, Text text, Moe moe, Vision
                 + "') is not supported; supported: " + supported());
     }
 
+    /** Counts (layers, experts, blocks) may be claimed huge: checks are bounded by the files, not by these. */
+    private static final long MAX_COUNT = 1L << 53;
+    /** Sizes (hidden, heads, vocabulary) beyond this make shapes whose products overflow. */
+    private static final long MAX_DIM = (1L << 31) - 1;
+    private static final java.util.Set<String> COUNTS = java.util.Set.of("num_hidden_layers", "num_experts",
+            "num_local_experts", "depth");
+
+    /**
+     * An integer setting read exactly as transformers would use it: a float (64.5, or even 64.0) or a
+     * number too large would fail in torch, so it is refused with its key rather than truncated.
+     */
     private static long need(JsonNode n, String key, String source) {
         JsonNode v = n.get(key);
-        if (v == null || !v.isNumber() || v.asLong() < 0) {
-            throw new BadInputException(source + ": '" + key + "' is missing or not a non-negative number");
+        if (v == null || v.isNull()) {
+            throw new BadInputException(source + ": '" + key + "' is missing, expected an integer");
+        }
+        return integer(v, key, source);
+    }
+
+    /** The integer under {@code key}, or {@code fallback} when it is absent or null. */
+    private static long optional(JsonNode n, String key, long fallback, String source) {
+        JsonNode v = n.get(key);
+        return v == null || v.isNull() ? fallback : integer(v, key, source);
+    }
+
+    private static long integer(JsonNode v, String key, String source) {
+        long max = COUNTS.contains(key) ? MAX_COUNT : MAX_DIM;
+        if (!v.isIntegralNumber() || !v.canConvertToLong() || v.asLong() < 1 || v.asLong() > max) {
+            String shown = v.isNumber() ? v.asText() : v.isTextual() ? "the string \"" + v.asText().replaceAll("\\p{Cntrl}", "?")
+                    .substring(0, Math.min(40, v.asText().length())) + "\"" : "a " + v.getNodeType().name().toLowerCase(Locale.ROOT);
+            throw new BadInputException(source + ": '" + key + "' is " + (shown.length() > 60 ? shown.substring(0, 60) + "..." : shown)
+                    + ", expected an integer in 1.." + max);
         }
         return v.asLong();
     }

@@ -6,9 +6,9 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.function.Function;
 
-/** One pairing of two copies and its outcome. */
+/** One pairing of two copies and its outcome; {@code problems} are defects of a copy itself, each a finding. */
 public record Comparison(String labelA, Path pathA, String labelB, Path pathB, String architecture,
-                         Differ.Outcome outcome, List<String> notes, Timings timings) {
+                         Differ.Outcome outcome, List<String> notes, List<String> problems, Timings timings) {
 
     public long count(Verdict v) {
         return outcome.tensors().stream().filter(r -> r.verdict() == v).count();
@@ -42,6 +42,6 @@ public record Comparison(String labelA, Path pathA, String labelB, Path pathB, S
 
     public long findings() {
         return outcome.tensors().stream().filter(r -> r.verdict().isFinding()).count()
-                + outcome.checks().stream().filter(r -> r.verdict().isFinding()).count();
+                + outcome.checks().stream().filter(r -> r.verdict().isFinding()).count() + problems.size();
     }
 }

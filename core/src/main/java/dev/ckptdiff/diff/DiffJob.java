@@ -135,6 +135,8 @@ public final class DiffJob {
             if (mB != null) {
                 notes.add("B: Megatron " + mB.iteration() + ", " + mB.layout().describe() + ", " + mB.shards().size() + " shards");
             }
+            va.problems().forEach(n -> notes.add("A: problem: " + n));
+            vb.problems().forEach(n -> notes.add("B: problem: " + n));
             timings.mark("map names, merge shards");
             String name = arch != null ? arch.name() : config == null ? "" : config.path("architectures").path(0).asText("");
             return new Prepared(pair, va, vb, name, notes, timings, open);
@@ -151,8 +153,15 @@ public final class DiffJob {
             Differ.Outcome outcome = differ.compare(p.a(), p.b());
             p.timings().mark("compare");
             return new Comparison(p.pair().a().label(), p.pair().a().path(), p.pair().b().label(), p.pair().b().path(),
-                    p.architecture(), outcome, p.notes(), p.timings());
+                    p.architecture(), outcome, p.notes(), problems(p), p.timings());
         }
+    }
+
+    private static List<String> problems(Prepared p) {
+        List<String> out = new ArrayList<>();
+        p.a().problems().forEach(x -> out.add(p.a().label() + ": " + x));
+        p.b().problems().forEach(x -> out.add(p.b().label() + ": " + x));
+        return out;
     }
 
     public static Comparison compare(Pair pair, Differ differ, LongConsumer totalBytes) {

@@ -87,7 +87,14 @@ public final class Merge {
         }
         long hpg = nh / ng;
         long groupsPerRank = ng / tp;
-        long rowsPerRank = groupsPerRank * (hpg + 2) * hd;
+        // Exact: a wrapped product could match the stored rows while the loop below runs per claimed group.
+        long rowsPerRank;
+        try {
+            rowsPerRank = Math.multiplyExact(Math.multiplyExact(groupsPerRank, hpg + 2), hd);
+        } catch (ArithmeticException e) {
+            throw new BadInputException(where + ": heads " + nh + ", query groups " + ng + ", head dim " + hd
+                    + " (from args / config.json) imply more fused QKV rows than a tensor can hold");
+        }
         Tensor first = shards.getFirst();
         long cols = Piece.colsOf(first.shape());
         List<Piece> q = new ArrayList<>();

@@ -48,6 +48,8 @@ public final class ReportJson {
             }
             ArrayNode notes = o.putArray("notes");
             c.notes().forEach(notes::add);
+            ArrayNode problems = o.putArray("problems");
+            c.problems().forEach(problems::add);
             tensors(o.putArray("tensors"), c.outcome().tensors());
             tensors(o.putArray("checks"), c.outcome().checks());
         }

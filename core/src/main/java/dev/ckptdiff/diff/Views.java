@@ -39,7 +39,7 @@ public final class Views {
                     tensors.remove("lm_head.weight"), "tie_word_embeddings is true: lm_head.weight must equal " + embed));
             notes.add("lm_head.weight is saved although the model is tied: checked against " + embed);
         }
-        return new ModelView(label, "hf", tensors, checks, notes);
+        return new ModelView(label, "hf", tensors, checks, notes, List.of());
     }
 
     static boolean tied(JsonNode config) {
@@ -168,7 +168,9 @@ public final class Views {
                     new Assembled(embedding.name(), out.shape(), out.pieces(), true),
                     "tied embeddings: the last pipeline stage's output_layer.weight must equal the embedding"));
         }
-        return new ModelView(label, "megatron", tensors, checks, notes);
+        // Layers no shard holds are missing whatever the other copy holds: two copies with the same hole must not compare SAME.
+        List<String> problems = m.layers().describeMissing().map(d -> List.of(m.dir() + ": " + d)).orElse(List.of());
+        return new ModelView(label, "megatron", tensors, checks, notes, problems);
     }
 
     /** Orders keys with embedded numbers numerically (layers.2 before layers.10). */

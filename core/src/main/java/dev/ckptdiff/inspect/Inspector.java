@@ -93,13 +93,14 @@ public final class Inspector {
             m.checkpointVersion().ifPresent(v -> facts.put("checkpoint_version", v));
             facts.put("layout", m.layout().describe());
             facts.put("shards", Integer.toString(m.shards().size()));
-            facts.put("layers", Integer.toString(m.numLayers()));
+            facts.put("layers", Long.toString(m.numLayers()));
             for (String a : KEY_ARGS) {
                 var v = PyValues.find(m.args().value(), a);
                 v.ifPresent(py -> facts.put("args." + a, TREE.line(py)));
             }
             List<Inspection.TensorRow> rows = new ArrayList<>();
             List<String> notes = new ArrayList<>();
+            m.layers().describeMissing().ifPresent(notes::add);
             long total = 0;
             for (RankShard s : m.shards()) {
                 for (int v = 0; v < s.chunks().size(); v++) {

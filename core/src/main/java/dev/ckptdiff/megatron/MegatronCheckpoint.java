@@ -8,6 +8,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Matcher;
@@ -36,19 +37,17 @@ public final class MegatronCheckpoint implements AutoCloseable {
     private final ParallelLayout layout;
     private final MegatronArgs args;
     private final Py checkpointVersion;
-    private final int[][] layerOffsets; // [pp][chunk] -> first global layer
-    private final int numLayers;
+    private final LayerNumbering layers;
 
     private MegatronCheckpoint(Path dir, String iteration, List<RankShard> shards, ParallelLayout layout,
-                               MegatronArgs args, Py checkpointVersion, int[][] layerOffsets, int numLayers) {
+                               MegatronArgs args, Py checkpointVersion, LayerNumbering layers) {
         this.dir = dir;
         this.iteration = iteration;
         this.shards = shards;
         this.layout = layout;
         this.args = args;
         this.checkpointVersion = checkpointVersion;
-        this.layerOffsets = layerOffsets;
-        this.numLayers = numLayers;
+        this.layers = layers;
     }
 
     /** True when {@code dir} is a Megatron root (with the tracker file) or an iteration folder. */
@@ -151,38 +150,40 @@ public final class MegatronCheckpoint implements AutoCloseable {
         }
     }
 
+    /** A rank folder's name split into its numbers; -1 where the name has no such part. */
+    private record RankName(String folder, int a, int b, int c) {
+        static RankName of(Path file) {
+            String folder = file.getParent() == null ? "." : file.getParent().getFileName().toString();
+            Matcher m = RANK_DIR.matcher(folder);
+            return m.matches() ? new RankName(folder, Integer.parseInt(m.group(1)),
+                    m.group(2) == null ? -1 : Integer.parseInt(m.group(2)),
+                    m.group(3) == null ? -1 : Integer.parseInt(m.group(3)))
+                    : new RankName(folder, 0, -1, -1);
+        }
+    }
+
+    /** Args that leave stage sizes uneven, where Megatron's equal-stage numbering does not apply. */
+    private static final List<String> UNEVEN = List.of("decoder_first_pipeline_num_layers",
+            "decoder_last_pipeline_num_layers", "num_layers_in_first_pipeline_stage", "num_layers_in_last_pipeline_stage",
+            "pipeline_model_parallel_layout", "account_for_embedding_in_pipeline_split", "account_for_loss_in_pipeline_split");
+
     /** {@code single}: the user named one shard file, so the other ranks are not expected. */
     private static MegatronCheckpoint assemble(Path dir, List<TorchFile> files, boolean single) {
         TorchFile first = files.getFirst();
         Py.Dict root = RankShard.rootDict(first);
         Py argsValue = root.get("args");
-        MegatronArgs args = new MegatronArgs(argsValue == null ? Py.None.INSTANCE : argsValue);
-        int tp = (int) args.getLong("tensor_model_parallel_size", -1);
-        int pp = (int) args.getLong("pipeline_model_parallel_size", -1);
-        int ep = (int) args.getLong("expert_model_parallel_size", 1);
-        int vpp = (int) args.getLong("virtual_pipeline_model_parallel_size", 1);
-        if (vpp < 1) {
-            vpp = 1;
-        }
-        record Name(String folder, int a, int b, int c) {
-        }
-        List<Name> names = new ArrayList<>();
-        for (TorchFile f : files) {
-            String folder = f.path().getParent() == null ? "." : f.path().getParent().getFileName().toString();
-            Matcher m = RANK_DIR.matcher(folder);
-            names.add(m.matches() ? new Name(folder, Integer.parseInt(m.group(1)),
-                    m.group(2) == null ? -1 : Integer.parseInt(m.group(2)),
-                    m.group(3) == null ? -1 : Integer.parseInt(m.group(3)))
-                    : new Name(folder, 0, -1, -1));
-        }
-        if (tp < 0 || pp < 0) { // no args: infer from the folder names alone (two numbers = pipeline)
-            tp = names.stream().mapToInt(Name::a).max().orElse(0) + 1;
-            pp = names.stream().mapToInt(Name::b).max().orElse(0) + 1;
-        }
+        MegatronArgs args = argsValue == null || argsValue instanceof Py.None ? MegatronArgs.none(first.path())
+                : MegatronArgs.checked(argsValue, first.path());
+        List<RankName> names = files.stream().map(f -> RankName.of(f.path())).toList();
+        ParallelLayout claimed = claimedLayout(args, names);
+        int tp = claimed.tp();
+        int pp = claimed.pp();
+        int ep = claimed.ep();
         List<RankShard> shards = new ArrayList<>();
         TreeSet<String> seen = new TreeSet<>();
+        Map<List<Integer>, String> ranks = new java.util.HashMap<>();
         for (int i = 0; i < files.size(); i++) {
-            Name n = names.get(i);
+            RankName n = names.get(i);
             int ppRank;
             int epRank;
             if (n.c() >= 0) {
@@ -196,82 +197,121 @@ public final class MegatronCheckpoint implements AutoCloseable {
                 ppRank = 0;
                 epRank = 0;
             }
-            if (!single && (n.a() >= tp || ppRank >= pp || epRank >= ep)) {
+            if (n.a() >= tp || ppRank >= pp || epRank >= ep) {
                 throw BadInputException.in(files.get(i).path(), "folder " + n.folder() + " does not fit the layout in"
                         + " args (TP=" + tp + ", PP=" + pp + ", EP=" + ep + ")");
+            }
+            String other = ranks.putIfAbsent(List.of(n.a(), ppRank, epRank), n.folder());
+            if (other != null) {
+                throw BadInputException.in(dir, "folders " + other + " and " + n.folder() + " both hold TP rank " + n.a()
+                        + ", PP rank " + ppRank + ", EP rank " + epRank + " of the layout (" + claimed.describe() + ")");
             }
             seen.add(n.folder());
             shards.add(new RankShard(n.folder(), n.a(), ppRank, epRank, files.get(i)));
         }
-        ParallelLayout layout = new ParallelLayout(tp, pp, vpp, ep);
         if (!single) {
-            for (int t = 0; t < tp; t++) {
-                for (int p = 0; p < pp; p++) {
-                    for (int e = 0; e < ep; e++) {
-                        String expected = "mp_rank_" + String.format("%02d", t) + (pp > 1 ? String.format("_%03d", p) : "")
-                                + (ep > 1 ? String.format("_%03d", e) : "");
-                        if (!seen.contains(expected)) {
-                            throw BadInputException.in(dir, "missing shard folder " + expected + " for the layout in args ("
-                                    + layout.describe() + ")");
-                        }
-                    }
-                }
-            }
+            requireEveryRank(dir, claimed, seen, statesLayout(args) ? "in args" : "inferred from the folder names");
+        }
+        if (!statesLayout(args)) {
+            dev.ckptdiff.io.Warnings.warn(first.path() + ": " + (args.isPresent()
+                    ? "args have no tensor_model_parallel_size/pipeline_model_parallel_size" : "no args") + "; layout "
+                    + claimed.describe() + " inferred from the folder names" + (args.getLong("num_layers").isEmpty()
+                    ? ", layer numbers from the shards' own keys" : ""));
         }
         shards.sort(Comparator.comparingInt(RankShard::ppRank).thenComparingInt(RankShard::epRank)
                 .thenComparingInt(RankShard::tpRank));
         int chunks = shards.getFirst().chunks().size();
-        if (chunks > 1 && vpp != chunks) {
-            vpp = chunks;
-            layout = new ParallelLayout(tp, pp, vpp, ep);
-        }
-        // Global layer offsets from the layers each stage actually holds, in model order
-        // (chunk-major, then stage), so uneven first/last stages need no special case.
-        int[][] offsets = new int[pp][chunks];
-        int[][] counts = new int[pp][chunks];
         for (RankShard s : shards) {
-            if (s.tpRank() == 0 && s.epRank() == 0) {
-                for (int v = 0; v < s.chunks().size() && v < chunks; v++) {
-                    counts[s.ppRank()][v] = localLayerCount(s.chunks().get(v));
+            if (s.chunks().size() != chunks) {
+                throw BadInputException.in(s.path(), "holds " + s.chunks().size() + " model chunk(s), but "
+                        + shards.getFirst().folder() + " holds " + chunks + ": the shards come from different layouts");
+            }
+        }
+        int vpp = chunks > 1 ? chunks : 1;
+        ParallelLayout layout = new ParallelLayout(tp, pp, vpp, ep);
+        // The local layer numbers every stage's keys use (any TP/EP rank of it), bounded by the keys held.
+        Map<Integer, List<TreeSet<Long>>> local = new TreeMap<>();
+        for (RankShard s : shards) {
+            List<TreeSet<Long>> perChunk = local.computeIfAbsent(s.ppRank(), k -> new ArrayList<>());
+            for (int v = 0; v < chunks; v++) {
+                if (perChunk.size() <= v) {
+                    perChunk.add(new TreeSet<>());
+                }
+                for (String k : s.chunks().get(v).keySet()) {
+                    long l = layerOf(k);
+                    if (l >= 0) {
+                        perChunk.get(v).add(l);
+                    }
                 }
             }
         }
-        int acc = 0;
-        for (int v = 0; v < chunks; v++) {
-            for (int p = 0; p < pp; p++) {
-                offsets[p][v] = acc;
-                acc += counts[p][v];
-            }
-        }
-        long declared = args.getLong("num_layers", -1);
-        if (!single && declared >= 0 && declared != acc) {
-            throw BadInputException.in(dir, "shards hold " + acc + " layers but args.num_layers is " + declared);
-        }
+        boolean even = UNEVEN.stream().allMatch(k -> PyValues.find(args.value(), k)
+                .map(v -> v instanceof Py.None || v instanceof Py.Bool(boolean b) && !b).orElse(true));
+        LayerNumbering layers = LayerNumbering.of(local, pp, vpp, single ? -1 : args.getLong("num_layers", -1), even,
+                dir.toString());
         String iteration = dir.getFileName() == null ? "?" : dir.getFileName().toString();
         Py version = root.get("checkpoint_version");
-        return new MegatronCheckpoint(dir, iteration, shards, layout, args, version, offsets, acc);
+        return new MegatronCheckpoint(dir, iteration, shards, layout, args, version, layers);
     }
 
-    private static int localLayerCount(Map<String, Tensor> chunk) {
-        int max = -1;
-        for (String k : chunk.keySet()) {
-            max = Math.max(max, layerOf(k));
+    /** The layout args state, or, for shards saved without them, the one the folder names imply. */
+    private static ParallelLayout claimedLayout(MegatronArgs args, List<RankName> names) {
+        if (statesLayout(args)) {
+            return new ParallelLayout((int) args.getLong("tensor_model_parallel_size", 1),
+                    (int) args.getLong("pipeline_model_parallel_size", 1),
+                    (int) args.getLong("virtual_pipeline_model_parallel_size", 1),
+                    (int) args.getLong("expert_model_parallel_size", 1));
         }
-        return max + 1;
+        // Two numbers in a name are TP and PP, three are TP, PP and EP (Megatron's get_checkpoint_name).
+        int t = names.stream().mapToInt(RankName::a).max().orElse(0) + 1;
+        int p = names.stream().mapToInt(RankName::b).max().orElse(-1) + 1;
+        int e = names.stream().mapToInt(RankName::c).max().orElse(-1) + 1;
+        return new ParallelLayout(t, Math.max(1, p), 1, Math.max(1, e));
+    }
+
+    private static boolean statesLayout(MegatronArgs args) {
+        return args.getLong("tensor_model_parallel_size").isPresent() && args.getLong("pipeline_model_parallel_size").isPresent();
+    }
+
+    /**
+     * Every rank folder of the layout must exist. The folder's own count bounds the work: at most
+     * that many names are generated before the missing ones are found, whatever sizes args claim.
+     */
+    private static void requireEveryRank(Path dir, ParallelLayout l, TreeSet<String> seen, String from) {
+        long expected = (long) l.tp() * l.pp() * l.ep();
+        List<String> missing = new ArrayList<>();
+        long limit = Math.min(expected, seen.size() + 3L);
+        for (long i = 0; i < limit && missing.size() < 3; i++) {
+            int e = (int) (i % l.ep());
+            int p = (int) (i / l.ep() % l.pp());
+            int t = (int) (i / ((long) l.ep() * l.pp()));
+            String name = "mp_rank_" + String.format("%02d", t) + (l.pp() > 1 ? String.format("_%03d", p) : "")
+                    + (l.ep() > 1 ? String.format("_%03d", e) : "");
+            if (!seen.contains(name)) {
+                missing.add(name);
+            }
+        }
+        if (missing.isEmpty()) {
+            return;
+        }
+        long absent = Math.max(missing.size(), expected - seen.size());
+        throw BadInputException.in(dir, "missing shard folder" + (absent > 1 ? "s " : " ") + String.join(", ", missing)
+                + (absent > missing.size() ? " and " + (absent - missing.size()) + " more" : "") + " for the layout " + from + " ("
+                + l.describe() + "): the folder holds " + seen.size() + " of " + expected);
     }
 
     private static final String LAYERS = "decoder.layers.";
 
-    /** The layer number in a {@code ...decoder.layers.N.rest} key, or -1. */
-    static int layerOf(String key) {
+    /** The layer number (up to 9 digits) in a {@code ...decoder.layers.N.rest} key, or -1. */
+    static long layerOf(String key) {
         int at = key.indexOf(LAYERS);
         if (at < 0) {
             return -1;
         }
         int i = at + LAYERS.length();
-        int n = 0;
+        long n = 0;
         int digits = 0;
-        while (i < key.length() && Character.isDigit(key.charAt(i)) && digits < 7) {
+        while (i < key.length() && key.charAt(i) >= '0' && key.charAt(i) <= '9' && digits < 9) {
             n = n * 10 + (key.charAt(i++) - '0');
             digits++;
         }
@@ -280,13 +320,13 @@ public final class MegatronCheckpoint implements AutoCloseable {
 
     /** A shard key with its local layer number replaced by the global one. */
     public String globalKey(RankShard shard, int chunk, String key) {
-        int local = layerOf(key);
+        long local = layerOf(key);
         if (local < 0) {
             return key;
         }
         int start = key.indexOf(LAYERS) + LAYERS.length();
         int end = key.indexOf('.', start);
-        return key.substring(0, start) + (layerOffsets[shard.ppRank()][chunk] + local) + key.substring(end);
+        return key.substring(0, start) + layers.global(shard.ppRank(), chunk, local) + key.substring(end);
     }
 
     public Path dir() {
@@ -309,8 +349,14 @@ public final class MegatronCheckpoint implements AutoCloseable {
         return args;
     }
 
-    public int numLayers() {
-        return numLayers;
+    /** The layer count the model should have: args' num_layers, else what the shards' keys number. */
+    public long numLayers() {
+        return layers.total();
+    }
+
+    /** Which layers the shards hold and lack. */
+    public LayerNumbering layers() {
+        return layers;
     }
 
     public Optional<String> checkpointVersion() {

@@ -2,6 +2,7 @@ package dev.ckptdiff.megatron;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -44,8 +45,16 @@ public final class RankShard implements AutoCloseable {
             out.add(stateDict(single, "model"));
             return out;
         }
-        for (int v = 0; root.get("model" + v) != null; v++) {
-            out.add(stateDict(root.get("model" + v), "model" + v));
+        // One pass over the keys (the last of a repeated key wins, as in Python): a file may hold
+        // many chunks, and looking each up by a scan would be quadratic.
+        Map<String, Py> byName = new HashMap<>();
+        for (int i = 0; i < root.size(); i++) {
+            if (root.keys.get(i) instanceof Py.Str(String k) && k.startsWith("model")) {
+                byName.put(k, root.values.get(i));
+            }
+        }
+        for (int v = 0; byName.get("model" + v) != null; v++) {
+            out.add(stateDict(byName.get("model" + v), "model" + v));
         }
         if (out.isEmpty()) {
             throw BadInputException.in(file.path(), "no 'model' (or 'model0', 'model1', ...) key: not a Megatron"
