@@ -65,8 +65,8 @@ public final class ShardPlan {
                 (i < a.checks().size() ? mineA : mineB).add(checks.get(i));
             }
         }
-        ModelView fa = new ModelView(a.label(), a.kind(), only(a.tensors(), owner, shard), mineA, a.notes());
-        ModelView fb = new ModelView(b.label(), b.kind(), only(b.tensors(), owner, shard), mineB, b.notes());
+        ModelView fa = new ModelView(a.label(), a.kind(), only(a.tensors(), owner, shard), mineA, a.notes(), a.problems());
+        ModelView fb = new ModelView(b.label(), b.kind(), only(b.tensors(), owner, shard), mineB, b.notes(), b.problems());
         return new Part(new DiffJob.Prepared(p.pair(), fa, fb, p.architecture(), p.notes(), p.timings(), p.open()), order);
     }
 

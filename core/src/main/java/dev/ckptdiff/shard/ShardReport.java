@@ -128,9 +128,11 @@ public final class ShardReport {
             JsonNode c0 = first.path("comparisons").path(ci);
             List<String> notes = new ArrayList<>();
             c0.path("notes").forEach(n -> notes.add(n.asText()));
+            List<String> problems = new ArrayList<>(); // every part opened both copies whole, so each holds them all
+            c0.path("problems").forEach(n -> problems.add(n.asText()));
             comparisons.add(new Comparison(c0.path("a").asText(), Path.of(c0.path("a_path").asText()), c0.path("b").asText(),
                     Path.of(c0.path("b_path").asText()), c0.path("architecture").asText(),
-                    new Differ.Outcome(tensors, checks.stream().map(Ordered::result).toList(), bytes), notes, new Timings()));
+                    new Differ.Outcome(tensors, checks.stream().map(Ordered::result).toList(), bytes), notes, problems, new Timings()));
         }
         List<String> inputs = new ArrayList<>();
         first.path("inputs").forEach(n -> inputs.add(n.asText()));
