@@ -124,10 +124,12 @@ public final class DiffJob {
             va.notes().forEach(n -> notes.add("A: " + n));
             vb.notes().forEach(n -> notes.add("B: " + n));
             if (mA != null) {
-                notes.add("A: Megatron " + mA.iteration() + ", " + mA.layout().describe() + ", " + mA.shards().size() + " shards");
+                notes.add("A: Megatron " + mA.iteration() + ", " + mA.layout().describe() + ", " + mA.shards().size() + " shards"
+                        + (mA.experts().present() ? ", " + mA.experts().describe() : ""));
             }
             if (mB != null) {
-                notes.add("B: Megatron " + mB.iteration() + ", " + mB.layout().describe() + ", " + mB.shards().size() + " shards");
+                notes.add("B: Megatron " + mB.iteration() + ", " + mB.layout().describe() + ", " + mB.shards().size() + " shards"
+                        + (mB.experts().present() ? ", " + mB.experts().describe() : ""));
             }
             timings.mark("map names, merge shards");
             String name = arch != null ? arch.name() : config == null ? "" : config.path("architectures").path(0).asText("");
