@@ -231,5 +231,54 @@ def faults(made):
     (OUT / "faults" / "FAULTS.json").write_text(json.dumps(out, indent=1, sort_keys=True))
 
 
+def check_variants(made):
+    """Step folders whose Megatron shards break one MoE rule against args or config.json, for
+    `ckpt-diff check`; check/CHECKS.json lists what each error must say."""
+    root = OUT / "check"
+    if root.exists():
+        shutil.rmtree(root)
+    cases = {}
+
+    def variant(name, base, edit, expect):
+        dst = root / name / "global_step_10"
+        shutil.copytree(made[base].parent, dst)
+        for pt in sorted(dst.glob("actor/iter_*/mp_rank_*/model_optim_rng.pt")):
+            ck = torch.load(pt, weights_only=False)
+            edit(pt.parent.name, ck)
+            torch.save(ck, pt)
+            Path(str(pt) + ".manifest.json").unlink()
+        cases[name] = {"base": base, "expect": expect}
+
+    def not_grouped(folder, ck):
+        ck["args"].moe_grouped_gemm = False
+    variant("args_grouped_gemm", "qwen3_moe_ep2", not_grouped,
+            ["args.moe_grouped_gemm", "false, but the shards hold Transformer Engine grouped experts"])
+
+    def moe_ffn(folder, ck):
+        ck["args"].moe_ffn_hidden_size = 48
+    variant("args_moe_ffn", "qwen3_moe_tp2", moe_ffn,
+            ["args.moe_ffn_hidden_size", "moe_intermediate_size is 32",
+             "decoder.layers.0.mlp.experts.local_experts.0.linear_fc1.weight", "[48, 64]"])
+
+    def topk(folder, ck):
+        ck["args"].moe_router_topk = 4
+    variant("args_topk", "qwen3_moe_ep2", topk, ["args.moe_router_topk", "num_experts_per_tok is 2"])
+
+    def more_experts(folder, ck):
+        ck["args"].num_experts = 16
+    variant("args_num_experts", "qwen3_moe_ep2", more_experts,
+            ["args.num_experts", "num_local_experts is 8", "holds 4 experts, but num_experts 16 / EP 2 = 8"])
+
+    def drop_expert(folder, ck):
+        if folder == "mp_rank_00_001":
+            for k in [k for k in ck["model"] if k.startswith("decoder.layers.2.mlp.experts.linear_fc") and k[-1] == "3"]:
+                del ck["model"][k]
+    variant("missing_expert", "qwen3_moe_ep2", drop_expert,
+            ["mp_rank_00_001 layer 2", "holds 3 experts, but num_experts 8 / EP 2 = 4"])
+    (root / "CHECKS.json").write_text(json.dumps(cases, indent=1, sort_keys=True))
+
+
 if __name__ == "__main__":
-    faults(clean())
+    made = clean()
+    faults(made)
+    check_variants(made)
