@@ -93,6 +93,7 @@ public final class Convert {
         String cls = switch (arch.name()) {
             case "qwen2" -> "Qwen2ForCausalLM";
             case "qwen3" -> "Qwen3ForCausalLM";
+            case "qwen3_moe" -> "Qwen3MoeForCausalLM";
             default -> "LlamaForCausalLM";
         };
         c.putArray("architectures").add(cls);
@@ -112,6 +113,20 @@ public final class Convert {
         if (arch.name().equals("llama")) {
             c.put("attention_bias", f.qkvBias());
         }
+        ModelFacts.Experts x = f.experts();
+        if (x.present()) {
+            c.put("num_experts", x.count());
+            c.put("moe_intermediate_size", x.ffn());
+            c.put("num_experts_per_tok", x.topk());
+            c.put("norm_topk_prob", x.normTopk());
+            c.put("decoder_sparse_step", 1);
+            var dense = c.putArray("mlp_only_layers");
+            for (int l = 0; l < x.layerFreq().size(); l++) {
+                if (x.layerFreq().get(l) == 0) {
+                    dense.add(l);
+                }
+            }
+        }
         c.put("torch_dtype", m.args().getString("params_dtype").orElse("torch.bfloat16").replace("torch.", ""));
         return c;
     }
@@ -129,6 +144,11 @@ public final class Convert {
     }
 
     public static Result reshard(Path src, Path out, int tp, int pp, boolean force, Differ verifier) {
+        return reshard(src, out, tp, pp, 1, 0, force, verifier);
+    }
+
+    /** {@code ep}, {@code etp}: the new expert layout (ETP 0: follow TP). */
+    public static Result reshard(Path src, Path out, int tp, int pp, int ep, int etp, boolean force, Differ verifier) {
         long t0 = System.nanoTime();
         Copy source = copyOf(src, Copy.Kind.MEGATRON);
         try (MegatronCheckpoint m = MegatronCheckpoint.open(source.path())) {
@@ -139,7 +159,7 @@ public final class Convert {
             ModelFacts facts = ModelFacts.of(m.args(), m.numLayers(), m.args().getLong("vocab_size", rows));
             boolean te = m.args().getString("transformer_impl").map(s -> s.contains("transformer_engine")).orElse(true);
             List<String> notes = new ArrayList<>(List.of("weights only: optimizer state, RNG state and scheduler are not carried over"));
-            return writeMegatron(view, arch, facts, new MegatronWriter.Layout(tp, pp, te, rows % tp != 0), false, out,
+            return writeMegatron(view, arch, facts, new MegatronWriter.Layout(tp, pp, te, rows % tp != 0, ep, etp), false, out,
                     force, source, t0, verifier, notes);
         }
     }
