@@ -108,7 +108,7 @@ def args_for(cfg, tp, ep, etp, spec, padded):
     return a
 
 
-def write_megatron(sd, cfg, actor, tp, ep, spec):
+def write_megatron(sd, cfg, actor, tp, ep, spec, manifest=True):
     """Megatron legacy shards, one folder per (TP rank, EP rank); ETP = TP, PP = 1."""
     etp = tp
     padded = cfg["vocab_size"]
@@ -138,8 +138,9 @@ def write_megatron(sd, cfg, actor, tp, ep, spec):
                     "rng_state": gen.rng_state(), "num_floating_point_operations_so_far": 123456789}
             path = d / "model_optim_rng.pt"
             torch.save(ckpt, path)
-            gen.write_manifest(path, {f"model.{k}": t for k, t in m.items() if isinstance(t, torch.Tensor)},
-                               {"tp_rank": r, "ep_rank": e})
+            if manifest:
+                gen.write_manifest(path, {f"model.{k}": t for k, t in m.items() if isinstance(t, torch.Tensor)},
+                                   {"tp_rank": r, "ep_rank": e})
     (actor / "latest_checkpointed_iteration.txt").write_text(str(ITER))
 
 
