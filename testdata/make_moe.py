@@ -181,15 +181,17 @@ def faults(made):
         fn(ck["model"])
         torch.save(ck, path)
 
+    def bump(key, index, delta):
+        def fn(m):
+            w = m[key].clone()
+            w[index] += delta
+            m[key] = w
+        return fn
+
     # 1. one element of one expert on EP rank 1: global expert 6 = EP rank 1's local expert 2
     actor = copy("qwen3_moe_ep2", "expert_element_ep1")
     key = "decoder.layers.2.mlp.experts.linear_fc2.weight2"
-
-    def bump(m):
-        w = m[key].clone()
-        w[5, 7] += 0.5
-        m[key] = w
-    edit(actor / "iter_0000010" / "mp_rank_00_001" / "model_optim_rng.pt", bump)
+    edit(actor / "iter_0000010" / "mp_rank_00_001" / "model_optim_rng.pt", bump(key, (5, 7), 0.5))
     out["expert_element_ep1"] = {"tensor": "model.layers.2.mlp.experts.6.down_proj.weight", "index": [5, 7],
                                  "megatron_file": "mp_rank_00_001", "megatron_key": key, "shard_index": [5, 7]}
 
@@ -208,25 +210,15 @@ def faults(made):
     # 3. a router row changed in the Megatron shards (on every rank, so the replicas still agree)
     actor = copy("qwen3_moe_tp2", "router_row")
     rkey = "decoder.layers.2.mlp.router.weight"
-
-    def router(m):
-        w = m[rkey].clone()
-        w[4] += 0.25
-        m[rkey] = w
     for r in ["mp_rank_00", "mp_rank_01"]:
-        edit(actor / "iter_0000010" / r / "model_optim_rng.pt", router)
+        edit(actor / "iter_0000010" / r / "model_optim_rng.pt", bump(rkey, 4, 0.25))
     out["router_row"] = {"tensor": "model.layers.2.mlp.gate.weight", "row": 4, "megatron_key": rkey,
                          "megatron_files": ["mp_rank_00", "mp_rank_01"]}
 
     # 4. a non-expert weight differing between the two EP folders
     actor = copy("qwen3_moe_ep2", "ep_replica")
     pkey = "decoder.layers.0.self_attention.linear_proj.weight"
-
-    def proj(m):
-        w = m[pkey].clone()
-        w[2, 3] += 0.5
-        m[pkey] = w
-    edit(actor / "iter_0000010" / "mp_rank_00_001" / "model_optim_rng.pt", proj)
+    edit(actor / "iter_0000010" / "mp_rank_00_001" / "model_optim_rng.pt", bump(pkey, (2, 3), 0.5))
     out["ep_replica"] = {"megatron_key": pkey, "folders": ["mp_rank_00_000", "mp_rank_00_001"], "index": [2, 3],
                          "tensor": "model.layers.0.self_attn.o_proj.weight"}
     (OUT / "faults" / "FAULTS.json").write_text(json.dumps(out, indent=1, sort_keys=True))

@@ -15,6 +15,9 @@ from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import verify_converted  # noqa: E402
+
 
 def load(path):
     with torch.serialization.safe_globals([argparse.Namespace]):
@@ -47,16 +50,7 @@ def main():
             checked += 1
     print(f"torch.load: {len(want)} shard files, {checked} tensors equal to make_moe.py's shards")
 
-    import transformers
-    a = transformers.AutoModelForCausalLM.from_pretrained(orig, dtype=torch.float32)
-    b = transformers.AutoModelForCausalLM.from_pretrained(hf_out, dtype=torch.float32)
-    assert type(b).__name__ == "Qwen3MoeForCausalLM", type(b).__name__
-    ids = torch.tensor([[1, 5, 17, 42, 99, 3, 200, 7]])
-    with torch.no_grad():
-        la, lb = a(ids).logits, b(ids).logits
-    assert torch.equal(la, lb), f"logits differ: max {(la - lb).abs().max().item()}"
-    print(f"from_pretrained: logits equal on {ids.shape[1]} tokens ({type(b).__name__})")
-
+    verify_converted.logits_equal(orig, hf_out, [1, 5, 17, 42, 99, 3, 200, 7], "Qwen3MoeForCausalLM")
 
 if __name__ == "__main__":
     main()
