@@ -268,10 +268,34 @@ def check_variants(made):
                 del ck["model"][k]
     variant("missing_expert", "qwen3_moe_ep2", drop_expert,
             ["mp_rank_00_001 layer 2", "holds 3 experts, but num_experts 8 / EP 2 = 4"])
+    # config.json asks the router for more experts than the model has
+    dst = root / "hf_topk" / "global_step_10"
+    shutil.copytree(made["qwen3_moe_ep2"].parent, dst)
+    cfg_path = dst / "actor" / "hf_model" / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["num_experts_per_tok"] = 16
+    cfg_path.write_text(json.dumps(cfg, indent=2))
+    cases["hf_topk"] = {"base": "qwen3_moe_ep2", "expect": ["num_experts_per_tok", "16 > num_local_experts 8",
+                                                          "args.moe_router_topk", "num_experts_per_tok is 16"]}
     (root / "CHECKS.json").write_text(json.dumps(cases, indent=1, sort_keys=True))
+
+
+def bad_shards(made):
+    """Shards that cannot be read as the args describe them: one clear error, exit 2."""
+    root = OUT / "bad"
+    if root.exists():
+        shutil.rmtree(root)
+    dst = root / "args_fewer_experts" / "global_step_10"
+    shutil.copytree(made["qwen3_moe_ep2"].parent, dst)
+    for pt in sorted(dst.glob("actor/iter_*/mp_rank_*/model_optim_rng.pt")):
+        ck = torch.load(pt, weights_only=False)
+        ck["args"].num_experts = 4  # 2 per EP folder, but each holds 4
+        torch.save(ck, pt)
+        Path(str(pt) + ".manifest.json").unlink()
 
 
 if __name__ == "__main__":
     made = clean()
     faults(made)
     check_variants(made)
+    bad_shards(made)

@@ -43,7 +43,7 @@ class MoeCheckCliTest {
                 }
             }));
         }
-        assertEquals(5, tests.size());
+        assertEquals(6, tests.size());
         return tests;
     }
 

@@ -13,6 +13,7 @@ class MoeDiffCliTest {
         return Cli.fixtures().resolve("moe/" + name + "/global_step_10").toString();
     }
 
+
     @ParameterizedTest
     @ValueSource(strings = {"qwen3_moe_tp2", "qwen3_moe_ep2"})
     void cleanMoeStepsAreExitZero(String name) {
@@ -48,5 +49,18 @@ class MoeDiffCliTest {
         assertEquals(1, r.exit(), r.out() + r.err());
         assertTrue(r.out().contains("A mp_rank_00_000 decoder.layers.0.self_attention.linear_proj.weight"
                 + " / B mp_rank_00_001 decoder.layers.0.self_attention.linear_proj.weight"), r.out());
+    }
+
+    @Test
+    void argsWithFewerExpertsThanTheShardsHoldIsOneLineOfBadInput() {
+        for (String command : new String[]{"diff", "check"}) {
+            Cli r = command.equals("diff") ? Cli.run("--no-progress", step("bad/args_fewer_experts"))
+                    : Cli.run("check", step("bad/args_fewer_experts"));
+            assertEquals(2, r.exit(), r.out() + r.err());
+            String err = r.err().strip();
+            assertEquals(1, err.lines().count(), err);
+            assertTrue(err.startsWith("ckpt-diff: ") && err.endsWith("iter_0000010: shards hold local expert 3 but args"
+                    + " give 4 experts / EP=2 = 2 per rank"), err);
+        }
     }
 }
