@@ -136,9 +136,10 @@ def hf_to_megatron_global(sd, cfg, padded_vocab):
         out[f"L{L}.proj"] = sd[p + "self_attn.o_proj.weight"]
         out[f"L{L}.input_norm"] = sd[p + "input_layernorm.weight"]
         out[f"L{L}.mlp_norm"] = sd[p + "post_attention_layernorm.weight"]
-        out[f"L{L}.gate"] = sd[p + "mlp.gate_proj.weight"]
-        out[f"L{L}.up"] = sd[p + "mlp.up_proj.weight"]
-        out[f"L{L}.fc2"] = sd[p + "mlp.down_proj.weight"]
+        if p + "mlp.gate_proj.weight" in sd:  # absent in the MoE layers of an MoE model (make_moe.py)
+            out[f"L{L}.gate"] = sd[p + "mlp.gate_proj.weight"]
+            out[f"L{L}.up"] = sd[p + "mlp.up_proj.weight"]
+            out[f"L{L}.fc2"] = sd[p + "mlp.down_proj.weight"]
     return out
 
 
@@ -159,13 +160,17 @@ def shard_layer(g, L, local, tp, r, spec):
     if f"L{L}.q_norm" in g:
         d[pre + "self_attention.q_layernorm.weight"] = g[f"L{L}.q_norm"].clone()
         d[pre + "self_attention.k_layernorm.weight"] = g[f"L{L}.k_norm"].clone()
-    d[pre + "mlp.linear_fc1.weight"] = torch.cat([split0(g[f"L{L}.gate"]), split0(g[f"L{L}.up"])])
-    d[pre + "mlp.linear_fc2.weight"] = split1(g[f"L{L}.fc2"])
+    dense = f"L{L}.gate" in g
+    if dense:
+        d[pre + "mlp.linear_fc1.weight"] = torch.cat([split0(g[f"L{L}.gate"]), split0(g[f"L{L}.up"])])
+        d[pre + "mlp.linear_fc2.weight"] = split1(g[f"L{L}.fc2"])
     if spec == "te":
         d[pre + "self_attention.linear_qkv.layer_norm_weight"] = g[f"L{L}.input_norm"].clone()
-        d[pre + "mlp.linear_fc1.layer_norm_weight"] = g[f"L{L}.mlp_norm"].clone()
     else:
         d[pre + "input_layernorm.weight"] = g[f"L{L}.input_norm"].clone()
+    if spec == "te" and dense:
+        d[pre + "mlp.linear_fc1.layer_norm_weight"] = g[f"L{L}.mlp_norm"].clone()
+    else:  # local spec, and MoE layers even in the TE spec: the norm is not fused into fc1
         d[pre + "pre_mlp_layernorm.weight"] = g[f"L{L}.mlp_norm"].clone()
     return d
 

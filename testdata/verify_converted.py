@@ -71,10 +71,16 @@ def main():
         assert torch.equal(full["model"][next(iter(tensors))], next(iter(tensors.values()))), f
     print(f"torch.load: {len(files)} shard files, {checked} tensors equal to the expected shards")
 
+    logits_equal(orig, hf_out, [1, 5, 17, 42, 99, 3])
+
+
+def logits_equal(orig, hf_out, tokens, cls=None):
+    """Both HF folders load with transformers' from_pretrained and give the same logits."""
     import transformers
     a = transformers.AutoModelForCausalLM.from_pretrained(orig, dtype=torch.float32)
     b = transformers.AutoModelForCausalLM.from_pretrained(hf_out, dtype=torch.float32)
-    ids = torch.tensor([[1, 5, 17, 42, 99, 3]])
+    assert cls is None or type(b).__name__ == cls, type(b).__name__
+    ids = torch.tensor([tokens])
     with torch.no_grad():
         la, lb = a(ids).logits, b(ids).logits
     assert torch.equal(la, lb), f"logits differ: max {(la - lb).abs().max().item()}"

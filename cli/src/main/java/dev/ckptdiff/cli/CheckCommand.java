@@ -28,7 +28,7 @@ import dev.ckptdiff.io.BadInputException;
         description = {"Check a model against its config and against a parallel layout, before training.",
                 "Reads headers and pickles only.",
                 "",
-                "  ckpt-diff check HF_DIR|ITER_DIR|STEP_DIR [--tp N --pp N --vpp N --ep N]",
+                "  ckpt-diff check HF_DIR|ITER_DIR|STEP_DIR [--tp N --pp N --vpp N --ep N --etp N]",
                 "  ckpt-diff check --config run.yaml        an RLinf config, and the HF model it points to",
                 "",
                 "Exit codes: 0 no errors (warnings allowed), 1 errors found, 2 bad input or usage."})
@@ -54,6 +54,9 @@ final class CheckCommand implements Callable<Integer> {
     @Option(names = "--ep", description = "Expert-parallel size.")
     Integer ep;
 
+    @Option(names = "--etp", description = "Expert tensor-parallel size (default: the TP size).")
+    Integer etp;
+
     @Option(names = "--json", description = "Print JSON instead of text.")
     boolean json;
 
@@ -62,13 +65,14 @@ final class CheckCommand implements Callable<Integer> {
         if ((path == null) == (config == null)) {
             throw new CommandLine.ParameterException(spec.commandLine(), "give either PATH or --config YAML");
         }
-        for (Integer v : new Integer[]{tp, pp, vpp, ep}) {
+        for (Integer v : new Integer[]{tp, pp, vpp, ep, etp}) {
             if (v != null && v < 1) {
-                throw new BadInputException("--tp, --pp, --vpp and --ep must be at least 1");
+                throw new BadInputException("--tp, --pp, --vpp, --ep and --etp must be at least 1");
             }
         }
-        LayoutCheck.Layout layout = tp == null && pp == null && vpp == null && ep == null ? null
-                : new LayoutCheck.Layout(tp == null ? 1 : tp, pp == null ? 1 : pp, vpp == null ? 1 : vpp, ep == null ? 1 : ep);
+        LayoutCheck.Layout layout = tp == null && pp == null && vpp == null && ep == null && etp == null ? null
+                : new LayoutCheck.Layout(tp == null ? 1 : tp, pp == null ? 1 : pp, vpp == null ? 1 : vpp, ep == null ? 1 : ep,
+                etp == null ? 0 : etp);
         List<Section> sections = config != null ? RlinfCheck.run(config) : CheckRunner.run(path, layout);
         long errors = sections.stream().mapToLong(Section::errors).sum();
         long warnings = sections.stream().flatMap(s -> s.findings().stream()).filter(f -> f.severity() == Severity.WARNING).count();

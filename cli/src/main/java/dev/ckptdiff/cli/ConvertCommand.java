@@ -106,6 +106,21 @@ final class ConvertCommand implements Runnable {
         }
     }
 
+    /** The expert layout of a Megatron output (MoE models). */
+    static final class ExpertOptions {
+        @Option(names = "--ep", defaultValue = "1", description = "Expert-parallel size: folders mp_rank_TT_EEE (default: ${DEFAULT-VALUE}).")
+        int ep;
+
+        @Option(names = "--etp", defaultValue = "0", description = "Expert tensor-parallel size (default: the TP size).")
+        int etp;
+
+        void validate() {
+            if (ep < 1 || etp < 0) {
+                throw new BadInputException("--ep must be at least 1 and --etp at least 1");
+            }
+        }
+    }
+
     @Command(name = "to-megatron", mixinStandardHelpOptions = true,
             description = "HF safetensors -> Megatron legacy shards (iter_0000000/mp_rank_*/model_optim_rng.pt).")
     static final class ToMegatron implements Callable<Integer> {
@@ -133,6 +148,9 @@ final class ConvertCommand implements Runnable {
         @Option(names = "--release", description = "Write release/ instead of iter_0000000/.")
         boolean release;
 
+        @Mixin
+        ExpertOptions experts;
+
         @Override
         public Integer call() {
             if (tp < 1 || pp < 1) {
@@ -141,8 +159,9 @@ final class ConvertCommand implements Runnable {
             if (!specName.equals("te") && !specName.equals("local")) {
                 throw new BadInputException("--spec takes te or local, not '" + specName + "'");
             }
+            experts.validate();
             Convert.Result r = Convert.toMegatron(hf, output.target(spec), new MegatronWriter.Layout(tp, pp,
-                    specName.equals("te"), padVocab), release, Output.verifier());
+                    specName.equals("te"), padVocab, experts.ep, experts.etp), release, Output.verifier());
             return Output.report(spec.commandLine().getOut(), "to-megatron", r);
         }
     }
@@ -165,12 +184,16 @@ final class ConvertCommand implements Runnable {
         @Option(names = "--pp", required = true, description = "New pipeline-parallel size.")
         int pp;
 
+        @Mixin
+        ExpertOptions experts;
+
         @Override
         public Integer call() {
             if (tp < 1 || pp < 1) {
                 throw new BadInputException("--tp and --pp must be at least 1");
             }
-            Convert.Result r = Convert.reshard(src, output.target(spec), tp, pp, Output.verifier());
+            experts.validate();
+            Convert.Result r = Convert.reshard(src, output.target(spec), tp, pp, experts.ep, experts.etp, Output.verifier());
             return Output.report(spec.commandLine().getOut(), "reshard", r);
         }
     }

@@ -28,6 +28,7 @@ import dev.ckptdiff.diff.DiffJob;
 import dev.ckptdiff.diff.DiffReport;
 import dev.ckptdiff.diff.Differ;
 import dev.ckptdiff.diff.EngineProvider;
+import dev.ckptdiff.diff.ExpertGroups;
 import dev.ckptdiff.diff.ReportJson;
 import dev.ckptdiff.diff.ScalarEngine;
 import dev.ckptdiff.diff.TensorResult;
@@ -443,7 +444,7 @@ final class DiffCommand implements Callable<Integer> {
             if (!checks.isEmpty()) {
                 long failed = checks.stream().filter(t -> t.verdict().isFinding()).count();
                 out.println();
-                out.println(c("bold", "Consistency checks") + ": " + checks.size() + " (replicated parameters across TP ranks,"
+                out.println(c("bold", "Consistency checks") + ": " + checks.size() + " (parameters replicated across TP ranks and EP folders,"
                         + " tied copies), " + (failed == 0 ? c("green", "all hold") : c("red", failed + " failed")));
                 checks.stream().filter(t -> t.verdict().isFinding() || all).forEach(this::finding);
             }
@@ -532,11 +533,17 @@ final class DiffCommand implements Callable<Integer> {
                 for (Map.Entry<String, List<TensorResult>> e : byLayer.entrySet()) {
                     Map<Verdict, List<String>> names = new LinkedHashMap<>();
                     for (TensorResult t : e.getValue()) {
-                        names.computeIfAbsent(t.verdict(), k -> new ArrayList<>()).add(shortName(t.name(), e.getKey()));
+                        if (ExpertGroups.expertOf(t.name()) < 0) { // experts are summed up per expert below
+                            names.computeIfAbsent(t.verdict(), k -> new ArrayList<>()).add(shortName(t.name(), e.getKey()));
+                        }
                     }
                     StringBuilder sb = new StringBuilder();
                     names.forEach((v, n) -> sb.append(sb.isEmpty() ? "" : "; ").append(n.size()).append(' ').append(v.label())
                             .append(v.isFinding() ? ": " + String.join(", ", n) : ""));
+                    String experts = ExpertGroups.summary(e.getValue());
+                    if (!experts.isEmpty()) {
+                        sb.append(sb.isEmpty() ? "" : "; ").append(experts);
+                    }
                     rows.add(new String[]{Text.safe(e.getKey()), Integer.toString(e.getValue().size()), Text.safe(sb.toString())});
                 }
             }

@@ -50,7 +50,11 @@ public final class HfCheck {
         if (spec.moe() != null) {
             s.facts().put("experts", spec.moe().experts().value() + " × intermediate " + spec.moe().intermediate().value()
                     + ", every " + spec.moe().sparseStep() + " layer(s)" + (spec.moe().mlpOnlyLayers().isEmpty() ? ""
-                    : ", dense layers " + spec.moe().mlpOnlyLayers()));
+                    : ", dense layers " + spec.moe().mlpOnlyLayers()) + ", top-" + spec.moe().topk());
+            if (spec.moe().topk() > spec.moe().experts().value()) {
+                s.findings().add(Finding.error("num_experts_per_tok", spec.moe().topk() + " > " + spec.moe().expertsKey()
+                        + " " + spec.moe().experts().value() + ": the router cannot pick more experts than there are"));
+            }
         }
         if (spec.vision() != null) {
             ModelSpec.Vision v = spec.vision();

@@ -8,16 +8,26 @@ import java.util.Locale;
  * layers, plus the padded vocabulary, per-rank shard shapes and weight memory Megatron will use.
  */
 public final class LayoutCheck {
-    /** The requested layout; 0 or 1 means "not split". */
-    public record Layout(int tp, int pp, int vpp, int ep) {
+    /**
+     * The requested layout; 0 or 1 means "not split". {@code etp}: expert tensor parallelism, 0 for
+     * Megatron's default (ETP = TP).
+     */
+    public record Layout(int tp, int pp, int vpp, int ep, int etp) {
+        public Layout(int tp, int pp, int vpp, int ep) {
+            this(tp, pp, vpp, ep, 0);
+        }
+
+        int expertTp() {
+            return etp > 0 ? etp : Math.max(1, tp);
+        }
     }
 
     /** How findings name each setting: CLI options, or the YAML keys of an RLinf config. */
-    public record Names(String tp, String pp, String vpp, String ep) {
-        public static final Names CLI = new Names("--tp", "--pp", "--vpp", "--ep");
+    public record Names(String tp, String pp, String vpp, String ep, String etp) {
+        public static final Names CLI = new Names("--tp", "--pp", "--vpp", "--ep", "--etp");
         public static final Names RLINF = new Names("actor.model.tensor_model_parallel_size",
                 "actor.model.pipeline_model_parallel_size", "actor.model.virtual_pipeline_model_parallel_size",
-                "actor.model.expert_model_parallel_size");
+                "actor.model.expert_model_parallel_size", "actor.model.expert_tensor_parallel_size");
     }
 
     private LayoutCheck() {
@@ -25,7 +35,7 @@ public final class LayoutCheck {
 
     public static Section run(ModelSpec spec, Layout l, Names n) {
         Section s = new Section("Parallel layout TP=" + l.tp() + " PP=" + l.pp() + (l.vpp() > 1 ? " VPP=" + l.vpp() : "")
-                + (l.ep() > 1 ? " EP=" + l.ep() : ""), spec.source());
+                + (l.ep() > 1 ? " EP=" + l.ep() : "") + (l.etp() > 0 ? " ETP=" + l.etp() : ""), spec.source());
         ModelSpec.Text t = spec.text();
         int tp = Math.max(1, l.tp());
         int pp = Math.max(1, l.pp());
@@ -70,12 +80,18 @@ public final class LayoutCheck {
                 s.findings().add(Finding.error(n.ep(), "EP " + ep + ": " + spec.moe().expertsKey() + " " + e
                         + " is not divisible by " + ep));
             }
-            if (spec.moe().intermediate().value() % tp != 0) {
-                s.findings().add(Finding.warning(n.tp(), "TP " + tp + ": moe_intermediate_size "
-                        + spec.moe().intermediate().value() + " is not divisible by " + tp
-                        + " (matters when expert tensor parallelism follows TP)"));
+            int etp = l.expertTp();
+            long f = spec.moe().intermediate().value();
+            if (f % etp != 0) {
+                s.findings().add(Finding.error(l.etp() > 0 ? n.etp() : n.tp(), (l.etp() > 0 ? "ETP " : "TP ") + etp
+                        + ": moe_intermediate_size " + f + " is not divisible by " + etp + "; expert weights split over"
+                        + " the expert-tensor-parallel ranks" + (l.etp() > 0 ? "" : " (ETP defaults to TP)")));
             }
-        } else if (ep > 1) {
+            if (l.etp() > tp) {
+                s.findings().add(Finding.warning(n.etp(), "ETP " + l.etp() + " > TP " + tp + ": legacy checkpoint folders"
+                        + " are named by the dense TP rank only (mp_rank_TT_EEE), and RLinf's converter refuses ETP > TP"));
+            }
+        } else if (ep > 1 || l.etp() > 1) {
             s.findings().add(Finding.error(n.ep(), "EP " + ep + ": " + spec.family().id + " has no experts to distribute"));
         }
         long firstChunk = layers / ((long) pp * vpp);
@@ -89,13 +105,13 @@ public final class LayoutCheck {
                         + " vision tower. Lower " + n.pp() + (vpp > 1 ? " or " + n.vpp() : "")));
             }
         }
-        facts(s, spec, tp, pp, vpp, ep);
+        facts(s, spec, tp, pp, vpp, ep, l.expertTp());
         return s;
     }
 
     private static final int STAGES_SHOWN = 8;
 
-    private static void facts(Section s, ModelSpec spec, int tp, int pp, int vpp, int ep) {
+    private static void facts(Section s, ModelSpec spec, int tp, int pp, int vpp, int ep, int etp) {
         ModelSpec.Text t = spec.text();
         long h = t.hidden().value();
         long v = t.vocab().value();
@@ -108,6 +124,13 @@ public final class LayoutCheck {
                 "embedding [%d, %d], linear_qkv [%d, %d], linear_proj [%d, %d], linear_fc1 [%d, %d], linear_fc2 [%d, %d]",
                 padded / tp, h, qkv / tp, h, h, t.heads().value() * t.headDim().value() / tp,
                 2 * t.intermediate().value() / tp, h, h, t.intermediate().value() / tp));
+        if (spec.moe() != null && spec.moe().experts().value() % ep == 0) {
+            long e = spec.moe().experts().value();
+            long f = spec.moe().intermediate().value();
+            s.facts().put("experts per rank", String.format(Locale.ROOT, "%d local experts per EP rank (of %d);"
+                    + " expert linear_fc1 [%d, %d], expert linear_fc2 [%d, %d] (ETP %d), router [%d, %d] on every rank",
+                    e / ep, e, 2 * f / etp, h, h, f / etp, etp, e, h));
+        }
         long perChunk = t.layers() / ((long) pp * vpp);
         StringBuilder stages = new StringBuilder();
         // At most STAGES_SHOWN stages and chunks each: --pp and RLinf YAML may claim any number.
@@ -134,8 +157,9 @@ public final class LayoutCheck {
         double layer = (qkv * h + (t.qkvBias() ? qkv : 0) + h * t.heads().value() * t.headDim().value()) / (double) tp
                 + 2.0 * h + (t.qkNorm() ? 2.0 * t.headDim().value() : 0);
         double dense = 3.0 * h * t.intermediate().value() / tp;
+        // Only the EP rank's own experts, each split over ETP; the router is on every rank.
         double moe = spec.moe() == null ? 0 : spec.moe().experts().value() / (double) ep * 3.0 * h
-                * spec.moe().intermediate().value() / tp + spec.moe().experts().value() * h;
+                * spec.moe().intermediate().value() / etp + spec.moe().experts().value() * h;
         long moeLayers = spec.moe() == null ? 0 : spec.moe().moeLayers(t.layers());
         double layersParams = t.layers() * layer + moeLayers * moe + (t.layers() - moeLayers) * dense;
         double perStage = layersParams / pp;

@@ -12,6 +12,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 
 import dev.ckptdiff.mapping.Architecture;
 import dev.ckptdiff.mapping.Split;
+import dev.ckptdiff.megatron.ExpertKeys;
+import dev.ckptdiff.megatron.ExpertLayout;
 import dev.ckptdiff.megatron.MegatronArgs;
 import dev.ckptdiff.megatron.MegatronCheckpoint;
 import dev.ckptdiff.megatron.RankShard;
@@ -41,10 +43,18 @@ public final class MegatronCheck {
         long ng = a.getBool("group_query_attention").orElse(true) ? a.getLong("num_query_groups", nh) : nh;
         long hd = a.getLong("kv_channels", nh > 0 && h > 0 ? h / nh : -1);
         long vocab = a.getLong("padded_vocab_size", -1);
+        ExpertLayout experts = m.experts();
+        Dims dims = new Dims(tp, h, ffn, nh, ng, hd, vocab, experts.numExperts(), experts.etp(),
+                a.getLong("moe_ffn_hidden_size", -1), a.getLong("moe_shared_expert_intermediate_size", -1));
+        if (experts.present()) {
+            s.facts().put("experts", experts.describe() + ", " + experts.localExperts() + " per EP folder");
+            expertArgs(s, m, a);
+        }
         List<String> unmapped = new ArrayList<>();
         for (RankShard shard : m.shards()) {
             for (int c = 0; c < shard.chunks().size(); c++) {
                 Map<Long, TreeSet<String>> perLayer = new TreeMap<>();
+                Map<Long, TreeSet<Integer>> expertsPerLayer = new TreeMap<>();
                 for (Tensor t : shard.chunks().get(c).values()) {
                     String key = m.globalKey(shard, c, t.name());
                     Optional<Architecture.Match> match = arch.match(key);
@@ -56,22 +66,39 @@ public final class MegatronCheck {
                         perLayer.computeIfAbsent((long) match.get().layer(), k -> new TreeSet<>())
                                 .add(t.name().substring(t.name().indexOf('.', "decoder.layers.".length()) + 1));
                     }
-                    long[] expected = expectedShape(match.get(), key, tp, h, ffn, nh, ng, hd, vocab);
+                    if (match.get().expert() >= 0) {
+                        expertsPerLayer.computeIfAbsent((long) match.get().layer(), k -> new TreeSet<>())
+                                .add(ExpertKeys.expertOf(t.name()));
+                    }
+                    long[] expected = expectedShape(match.get(), key, dims);
                     if (expected != null && !java.util.Arrays.equals(expected, t.shape())) {
+                        boolean expert = match.get().expert() >= 0;
                         s.findings().add(Finding.error(shard.folder() + " " + t.name(), "shape " + t.shapeString()
-                                + ", but args (TP " + tp + ", hidden " + h + ", heads " + nh + "/" + ng + " groups, kv_channels "
-                                + hd + ", ffn " + ffn + ", padded vocab " + vocab + ") imply " + Shapes.toString(expected)
-                                + " for a " + match.get().rule().split().name().toLowerCase(java.util.Locale.ROOT) + " tensor"));
+                                + ", but args (" + (expert ? "ETP " + experts.etp() + ", hidden " + h + ", moe_ffn_hidden_size "
+                                + dims.moeFfn() : "TP " + tp + ", hidden " + h + ", heads " + nh + "/" + ng + " groups, kv_channels "
+                                + hd + ", ffn " + ffn + ", padded vocab " + vocab + (experts.present() ? ", num_experts "
+                                + experts.numExperts() : "")) + ") imply " + Shapes.toString(expected)
+                                + " for a " + (expert ? "routed expert's " : "")
+                                + match.get().rule().split().name().toLowerCase(java.util.Locale.ROOT) + " tensor"));
                     }
                 }
-                TreeSet<String> union = new TreeSet<>();
-                perLayer.values().forEach(union::addAll);
+                // MoE layers (with a router) and dense layers of an MoE model hold different keys:
+                // compare each layer with the layers of its own kind.
+                Map<Boolean, TreeSet<String>> union = new TreeMap<>();
+                perLayer.values().forEach(keys -> union.computeIfAbsent(isMoe(keys), k -> new TreeSet<>()).addAll(keys));
                 for (Map.Entry<Long, TreeSet<String>> e : perLayer.entrySet()) {
-                    TreeSet<String> lack = new TreeSet<>(union);
+                    TreeSet<String> lack = new TreeSet<>(union.get(isMoe(e.getValue())));
                     lack.removeAll(e.getValue());
                     if (!lack.isEmpty()) {
                         s.findings().add(Finding.error(shard.folder() + " layer " + e.getKey(), "lacks " + lack
-                                + ", which the other layers of this shard hold"));
+                                + ", which the other " + (isMoe(e.getValue()) ? "MoE " : "") + "layers of this shard hold"));
+                    }
+                }
+                for (Map.Entry<Long, TreeSet<Integer>> e : expertsPerLayer.entrySet()) {
+                    if (e.getValue().size() != experts.localExperts()) {
+                        s.findings().add(Finding.error(shard.folder() + " layer " + e.getKey(), "holds " + e.getValue().size()
+                                + " experts, but num_experts " + experts.numExperts() + " / EP " + experts.ep() + " = "
+                                + experts.localExperts() + " per expert-parallel rank"));
                     }
                 }
             }
@@ -87,6 +114,9 @@ public final class MegatronCheck {
             agree(s, a, "num_attention_heads", t, "num_attention_heads");
             agree(s, a, "num_query_groups", t, "num_key_value_heads");
             agree(s, a, "num_layers", t, "num_hidden_layers");
+            if (arch.hasExperts()) {
+                expertConfig(s, a, t);
+            }
             if (t.path("head_dim").isNumber()) {
                 agree(s, a, "kv_channels", t, "head_dim");
             }
@@ -104,31 +134,87 @@ public final class MegatronCheck {
             if (arch.name().equals("qwen2") && !a.getBool("add_qkv_bias").orElse(true)) {
                 s.findings().add(Finding.error("args.add_qkv_bias", "False, but Qwen2 always has QKV biases"));
             }
-            if (arch.name().equals("qwen3") && !a.getBool("qk_layernorm").orElse(true)) {
+            if (arch.name().startsWith("qwen3") && !a.getBool("qk_layernorm").orElse(true)) {
                 s.findings().add(Finding.error("args.qk_layernorm", "False, but Qwen3 always has q/k norms"));
             }
         }
         return s.coalesced();
     }
 
-    private static long[] expectedShape(Architecture.Match match, String key, int tp, long h, long ffn, long nh, long ng,
-                                        long hd, long vocab) {
+    private static boolean isMoe(java.util.Set<String> layerKeys) {
+        return layerKeys.contains("mlp.router.weight");
+    }
+
+    /** The settings that fix shard shapes; -1 where args do not say. */
+    private record Dims(int tp, long h, long ffn, long nh, long ng, long hd, long vocab, long experts, int etp,
+                        long moeFfn, long sharedFfn) {
+    }
+
+    private static long[] expectedShape(Architecture.Match match, String key, Dims d) {
         Split split = match.rule().split();
         boolean bias = key.endsWith(".bias");
-        long qkv = (nh + 2 * ng) * hd;
+        long h = d.h();
+        int tp = d.tp();
+        long qkv = (d.nh() + 2 * d.ng()) * d.hd();
         if (h <= 0) {
             return null;
         }
+        if (match.expert() >= 0) { // a routed expert: split over the expert-tensor-parallel ranks
+            long f = d.moeFfn();
+            return f <= 0 ? null : split == Split.GATE_UP ? new long[]{2 * f / d.etp(), h} : new long[]{h, f / d.etp()};
+        }
+        if (key.contains(".mlp.router.")) {
+            long e = d.experts();
+            return e <= 0 ? null : key.endsWith("router.weight") ? new long[]{e, h} : new long[]{e};
+        }
+        long ffn = key.contains(".shared_experts.") ? d.sharedFfn() : d.ffn();
+        if (key.endsWith("shared_experts.gate_weight")) {
+            return new long[]{1, h};
+        }
         return switch (split) {
-            case VOCAB -> vocab > 0 ? new long[]{vocab / tp, h} : null;
-            case QKV -> nh > 0 && hd > 0 ? (bias ? new long[]{qkv / tp} : new long[]{qkv / tp, h}) : null;
+            case VOCAB -> d.vocab() > 0 ? new long[]{d.vocab() / tp, h} : null;
+            case QKV -> d.nh() > 0 && d.hd() > 0 ? (bias ? new long[]{qkv / tp} : new long[]{qkv / tp, h}) : null;
             case GATE_UP -> ffn > 0 ? new long[]{2 * ffn / tp, h} : null;
             case ROW -> key.endsWith("linear_fc2.weight") ? (ffn > 0 ? new long[]{h, ffn / tp} : null)
-                    : new long[]{h, nh * hd / tp};
+                    : new long[]{h, d.nh() * d.hd() / tp};
             case COLUMN -> null;
-            case REPLICATED -> key.contains("q_layernorm") || key.contains("k_layernorm") ? new long[]{hd} : new long[]{h};
+            case REPLICATED -> key.contains("q_layernorm") || key.contains("k_layernorm") ? new long[]{d.hd()} : new long[]{h};
         };
     }
+
+    /** The MoE settings in args against the expert keys the shards hold. */
+    private static void expertArgs(Section s, MegatronCheckpoint m, MegatronArgs a) {
+        ExpertLayout x = m.experts();
+        boolean anyExpertKey = m.shards().stream().flatMap(r -> r.chunks().stream()).flatMap(c -> c.keySet().stream())
+                .anyMatch(k -> ExpertKeys.expertOf(k) >= 0);
+        Optional<Boolean> grouped = a.getBool("moe_grouped_gemm");
+        if (anyExpertKey && grouped.isPresent() && grouped.get() != x.grouped()) {
+            s.findings().add(Finding.error("args.moe_grouped_gemm", grouped.get() + ", but the shards hold "
+                    + (x.grouped() ? "Transformer Engine grouped experts (linear_fc1.weightK)"
+                    : "sequential experts (local_experts.K.linear_fc1.weight)") + ": Megatron-Core would not load them"));
+        }
+        if (a.getLong("num_experts").isEmpty()) {
+            s.findings().add(Finding.warning("args.num_experts", "not set although the shards hold experts; "
+                    + x.localExperts() + " per folder × EP " + x.ep() + " assumed"));
+        }
+        long topk = a.getLong("moe_router_topk", -1);
+        if (topk > x.numExperts()) {
+            s.findings().add(Finding.error("args.moe_router_topk", topk + " > num_experts " + x.numExperts()));
+        }
+        long moeFfn = a.getLong("moe_ffn_hidden_size", -1);
+        if (moeFfn > 0 && moeFfn % x.etp() != 0) {
+            s.findings().add(Finding.error("args.moe_ffn_hidden_size", moeFfn + " is not divisible by"
+                    + " expert_tensor_parallel_size " + x.etp()));
+        }
+    }
+
+    /** config.json's MoE fields against args. */
+    private static void expertConfig(Section s, MegatronArgs a, JsonNode t) {
+        agree(s, a, "num_experts", t, t.has("num_local_experts") ? "num_local_experts" : "num_experts");
+        agree(s, a, "moe_ffn_hidden_size", t, "moe_intermediate_size");
+        agree(s, a, "moe_router_topk", t, "num_experts_per_tok");
+    }
+
 
     private static void agree(Section s, MegatronArgs a, String arg, JsonNode t, String cfg) {
         OptionalLong x = a.getLong(arg);

@@ -60,7 +60,7 @@ public record ModelSpec(Family family, String source, Text text, Moe moe, Vision
     }
 
     /** {@code expertsKey}: the config key the expert count came from (transformers renamed it). */
-    public record Moe(Dim experts, Dim intermediate, long sparseStep, Set<Long> mlpOnlyLayers, String expertsKey) {
+    public record Moe(Dim experts, Dim intermediate, long sparseStep, Set<Long> mlpOnlyLayers, String expertsKey, long topk) {
         public boolean isMoeLayer(long layer) {
             return !mlpOnlyLayers.contains(layer) && experts.value() > 0 && (layer + 1) % sparseStep == 0;
         }
@@ -123,7 +123,7 @@ public record ModelSpec(Family family, String source, Text text, Moe moe, Vision
             t.path("mlp_only_layers").forEach(n -> only.add(n.asLong()));
             moe = new Moe(new Dim(experts, key + " " + experts),
                     new Dim(need(t, "moe_intermediate_size", source), "moe_intermediate_size " + t.path("moe_intermediate_size").asLong()),
-                    Math.max(1, t.path("decoder_sparse_step").asLong(1)), only, key);
+                    Math.max(1, t.path("decoder_sparse_step").asLong(1)), only, key, t.path("num_experts_per_tok").asLong(0));
         }
         Vision vision = null;
         if (family.isVision()) {

@@ -103,6 +103,7 @@ public final class Convert {
         String cls = switch (arch.name()) {
             case "qwen2" -> "Qwen2ForCausalLM";
             case "qwen3" -> "Qwen3ForCausalLM";
+            case "qwen3_moe" -> "Qwen3MoeForCausalLM";
             default -> "LlamaForCausalLM";
         };
         c.putArray("architectures").add(cls);
@@ -121,6 +122,20 @@ public final class Convert {
         c.put("hidden_act", "silu");
         if (arch.name().equals("llama")) {
             c.put("attention_bias", f.qkvBias());
+        }
+        ModelFacts.Experts x = f.experts();
+        if (x.present()) {
+            c.put("num_experts", x.count());
+            c.put("moe_intermediate_size", x.ffn());
+            c.put("num_experts_per_tok", x.topk());
+            c.put("norm_topk_prob", x.normTopk());
+            c.put("decoder_sparse_step", 1);
+            var dense = c.putArray("mlp_only_layers");
+            for (int l = 0; l < x.layerFreq().size(); l++) {
+                if (x.layerFreq().get(l) == 0) {
+                    dense.add(l);
+                }
+            }
         }
         c.put("torch_dtype", m.args().getString("params_dtype").orElse("torch.bfloat16").replace("torch.", ""));
         return c;
@@ -143,6 +158,11 @@ public final class Convert {
     }
 
     public static Result reshard(Path src, OutputFolder.Target out, int tp, int pp, Differ verifier) {
+        return reshard(src, out, tp, pp, 1, 0, verifier);
+    }
+
+    /** {@code ep}, {@code etp}: the new expert layout (ETP 0: follow TP). */
+    public static Result reshard(Path src, OutputFolder.Target out, int tp, int pp, int ep, int etp, Differ verifier) {
         long t0 = System.nanoTime();
         Copy source = copyOf(src, Copy.Kind.MEGATRON);
         InputPaths inputs = InputPaths.of(src, source.path());
@@ -157,7 +177,7 @@ public final class Convert {
                     "the args of " + source.path());
             boolean te = m.args().getString("transformer_impl").map(s -> s.contains("transformer_engine")).orElse(true);
             List<String> notes = new ArrayList<>(List.of("weights only: optimizer state, RNG state and scheduler are not carried over"));
-            return writeMegatron(view, arch, facts, new MegatronWriter.Layout(tp, pp, te, rows % tp != 0), false, out,
+            return writeMegatron(view, arch, facts, new MegatronWriter.Layout(tp, pp, te, rows % tp != 0, ep, etp), false, out,
                     inputs, source, t0, verifier, notes);
         }
     }

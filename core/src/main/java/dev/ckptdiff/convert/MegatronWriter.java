@@ -20,6 +20,7 @@ import dev.ckptdiff.io.OutputBytes;
 import dev.ckptdiff.mapping.Architecture;
 import dev.ckptdiff.mapping.Rule;
 import dev.ckptdiff.mapping.Split;
+import dev.ckptdiff.megatron.ExpertKeys;
 import dev.ckptdiff.pickle.PickleWriter;
 import dev.ckptdiff.tensor.DType;
 import dev.ckptdiff.tensor.Tensor;
@@ -31,11 +32,23 @@ import dev.ckptdiff.torch.TorchSaveWriter;
  * rules, and each shard is filled through the very piece geometry the diff uses to read them.
  */
 public final class MegatronWriter {
-    /** The layout to write. {@code te}: Transformer Engine key names; else the local spec's. */
-    public record Layout(int tp, int pp, boolean te, boolean padVocab) {
+    /**
+     * The layout to write. {@code te}: Transformer Engine key names (grouped experts); else the local
+     * spec's (sequential experts). {@code ep}: expert-parallel folders; {@code etp}: expert tensor
+     * parallelism, 0 for Megatron's default (ETP = TP).
+     */
+    public record Layout(int tp, int pp, boolean te, boolean padVocab, int ep, int etp) {
+        public Layout(int tp, int pp, boolean te, boolean padVocab) {
+            this(tp, pp, te, padVocab, 1, 0);
+        }
+
+        public int expertTp() {
+            return etp > 0 ? etp : tp;
+        }
     }
 
-    private record Key(String global, Rule rule, int layer, List<String> hfNames) {
+    /** {@code expert}: the global expert number of a routed expert's key, else -1. */
+    private record Key(String global, Rule rule, int layer, int expert, List<String> hfNames) {
     }
 
     /** One shard tensor to write: its placeholder (shape only) and where its data comes from. */
@@ -71,9 +84,23 @@ public final class MegatronWriter {
             throw new BadInputException("--tp " + tp + ": " + facts.heads() + " heads and " + facts.groups()
                     + " query groups must both divide by " + tp);
         }
-        if (facts.ffn() % tp != 0) {
+        if (facts.ffn() % tp != 0 && (!facts.experts().present() || facts.experts().layerFreq().contains(0))) {
             throw new BadInputException("--tp " + tp + ": ffn_hidden_size " + facts.ffn() + " does not divide by " + tp);
         }
+        ModelFacts.Experts experts = facts.experts();
+        int ep = l.ep();
+        int etp = l.expertTp();
+        if (!experts.present() && (ep > 1 || l.etp() > 1)) {
+            throw new BadInputException("--ep " + ep + " / --etp " + l.etp() + ": the model has no experts to distribute");
+        }
+        if (experts.present() && experts.count() % ep != 0) {
+            throw new BadInputException("--ep " + ep + ": " + experts.count() + " experts do not divide by " + ep);
+        }
+        if (experts.present() && (experts.ffn() % etp != 0 || etp > tp || tp % etp != 0)) {
+            throw new BadInputException("--etp " + etp + ": the expert hidden size " + experts.ffn() + " must divide by"
+                    + " ETP, and ETP must divide TP " + tp + " (legacy folders are named by TP rank)");
+        }
+        int localExperts = experts.present() ? (int) (experts.count() / ep) : 0;
         long mult = l.padVocab() ? 128L * tp : tp;
         Assembled embed = find(view, "embed_tokens.weight");
         long vocabRows = embed.rows();
@@ -88,9 +115,9 @@ public final class MegatronWriter {
         List<Path> written = new ArrayList<>();
         DType dtype = embed.dtypes().iterator().next();
         for (int p = 0; p < pp; p++) {
-            // Shard tensors of this stage, for every TP rank at once: the merge rules need them all.
+            // Shard tensors of this stage, for every (EP, TP) folder at once: the merge rules need them all.
             List<Map<String, ShardTensor>> ranks = new ArrayList<>();
-            for (int r = 0; r < tp; r++) {
+            for (int r = 0; r < tp * ep; r++) {
                 ranks.add(new LinkedHashMap<>());
             }
             for (Key k : keys) {
@@ -104,10 +131,19 @@ public final class MegatronWriter {
                 }
                 String local = k.layer() < 0 ? k.global() : k.global().replace("decoder.layers." + k.layer() + ".",
                         "decoder.layers." + (k.layer() - (long) p * perStage) + ".");
+                // A routed expert goes to one EP folder under its local number, split over ETP ranks;
+                // everything else is split over TP and repeated in every EP folder.
+                boolean expert = k.expert() >= 0;
+                int width = expert ? etp : tp;
+                if (expert) {
+                    local = ExpertKeys.withExpert(local, k.expert() % localExperts);
+                }
                 List<Assembled> hf = k.hfNames().stream().map(n -> view.tensors().get(n)).toList();
+                // Megatron-Core keeps the router (and its expert bias) in float32 whatever the model's dtype.
+                DType keyType = k.global().contains(".mlp.router.") ? DType.F32 : dtype;
                 List<Tensor> placeholders = new ArrayList<>();
-                for (int r = 0; r < tp; r++) {
-                    placeholders.add(placeholder(local, k.rule().split(), hf, facts, tp, padded, dtype));
+                for (int r = 0; r < width; r++) {
+                    placeholders.add(placeholder(local, k.rule().split(), hf, facts, width, padded, keyType));
                 }
                 List<Source> sources = placeholders.stream().map(t -> new Source("out", "", t.name(), "")).toList();
                 List<Assembled> merged = Merge.merge(k.rule(), k.hfNames(), placeholders, sources, dims, local);
@@ -117,19 +153,32 @@ public final class MegatronWriter {
                         bySource.computeIfAbsent(piece.src(), x -> new ArrayList<>()).add(new Fillable(hf.get(i), piece));
                     }
                 }
-                for (int r = 0; r < tp; r++) {
+                List<ShardTensor> shards = new ArrayList<>();
+                for (int r = 0; r < width; r++) {
                     Tensor t = placeholders.get(r);
                     List<Fillable> fills = k.rule().split() == Split.REPLICATED
                             ? List.of(new Fillable(hf.getFirst(), Piece.whole(t, sources.get(r))))
                             : bySource.getOrDefault(t, List.of());
-                    ranks.get(r).put(local, new ShardTensor(local, t, fills));
-                    if (l.te()) {
-                        extraStateAfter(ranks.get(r), local);
+                    shards.add(new ShardTensor(local, t, fills));
+                }
+                for (int e = 0; e < ep; e++) {
+                    if (expert && k.expert() / localExperts != e) {
+                        continue;
+                    }
+                    for (int r = 0; r < tp; r++) {
+                        Map<String, ShardTensor> folder = ranks.get(e * tp + r);
+                        folder.put(local, shards.get(r % width));
+                        if (l.te()) {
+                            extraStateAfter(folder, local);
+                        }
                     }
                 }
             }
-            for (int r = 0; r < tp; r++) {
-                String folder = pp == 1 ? String.format("mp_rank_%02d", r) : String.format("mp_rank_%02d_%03d", r, p);
+            for (int f = 0; f < tp * ep; f++) {
+                int r = f % tp;
+                int e = f / tp;
+                String folder = String.format("mp_rank_%02d", r) + (pp == 1 ? "" : String.format("_%03d", p))
+                        + (ep == 1 ? "" : String.format("_%03d", e));
                 Path dir = iterDir.resolve(folder);
                 try {
                     // one level at a time: once a stopped run's temporary folder is removed, nothing may re-create it
@@ -137,11 +186,11 @@ public final class MegatronWriter {
                         Files.createDirectory(iterDir);
                     }
                     Files.createDirectory(dir);
-                } catch (java.io.IOException e) {
-                    throw new BadInputException(dir + ": cannot be created: " + e.getMessage());
+                } catch (java.io.IOException ex) {
+                    throw new BadInputException(dir + ": cannot be created: " + ex.getMessage());
                 }
                 Path file = dir.resolve("model_optim_rng.pt");
-                writeShard(file, ranks.get(r), args(facts, arch, l, padded, dtype), iterDir.getFileName().toString());
+                writeShard(file, ranks.get(f), args(facts, arch, l, padded, dtype), iterDir.getFileName().toString());
                 written.add(file);
             }
         }
@@ -157,10 +206,17 @@ public final class MegatronWriter {
     private static List<Key> keys(ModelView view, Architecture arch, Layout l, ModelFacts facts) {
         List<Key> globals = new ArrayList<>();
         List<Key> layerKeys = new ArrayList<>();
+        List<Integer> moeLayers = facts.experts().layerFreq();
         for (Rule rule : arch.rules()) {
             boolean teOnly = rule.megatron().contains("layer_norm_weight");
-            boolean localOnly = rule.megatron().contains("input_layernorm") || rule.megatron().contains("pre_mlp_layernorm");
-            if ((teOnly && !l.te()) || (localOnly && l.te())) {
+            boolean preMlpNorm = rule.megatron().contains("pre_mlp_layernorm");
+            boolean localOnly = rule.megatron().contains("input_layernorm") || preMlpNorm;
+            boolean fc1Norm = rule.megatron().contains("mlp.linear_fc1.layer_norm_weight");
+            // Sequential experts are the local spec's form, grouped ones Transformer Engine's.
+            if (rule.perExpert() && rule.megatron().contains(".local_experts.") == l.te()) {
+                continue;
+            }
+            if ((teOnly && !l.te()) || (localOnly && l.te() && !preMlpNorm)) {
                 continue;
             }
             if (!rule.megatron().contains("{L}")) {
@@ -169,7 +225,7 @@ public final class MegatronWriter {
                     if (facts.tied() && l.pp() > 1) { // the last stage keeps a copy of the tied embedding
                         String embed = view.tensors().keySet().stream().filter(n -> n.endsWith("embed_tokens.weight"))
                                 .findFirst().orElseThrow();
-                        globals.add(new Key(rule.megatron(), rule, -1, List.of(embed)));
+                        globals.add(new Key(rule.megatron(), rule, -1, -1, List.of(embed)));
                         continue;
                     }
                     if (facts.tied()) {
@@ -177,19 +233,29 @@ public final class MegatronWriter {
                     }
                 }
                 if (view.tensors().keySet().containsAll(hf)) {
-                    globals.add(new Key(rule.megatron(), rule, -1, hf));
+                    globals.add(new Key(rule.megatron(), rule, -1, -1, hf));
                 } else if (rule.megatron().endsWith("output_layer.weight")) {
                     throw new BadInputException("untied model without lm_head.weight");
                 }
                 continue;
             }
             for (int layer = 0; layer < facts.layers(); layer++) {
-                List<String> hf = ruleHfNames(rule, layer);
-                long present = hf.stream().filter(view.tensors()::containsKey).count();
-                if (present == hf.size()) {
-                    layerKeys.add(new Key(rule.megatron().replace("{L}", Integer.toString(layer)), rule, layer, hf));
-                } else if (present > 0) {
-                    throw new BadInputException("layer " + layer + " has only some of " + hf);
+                // In an MoE layer the norm before the MLP is pre_mlp_layernorm even in the TE spec.
+                boolean moe = layer < moeLayers.size() && moeLayers.get(layer) == 1;
+                if ((fc1Norm && moe) || (preMlpNorm && l.te() && !moe)) {
+                    continue;
+                }
+                int experts = rule.perExpert() ? (int) facts.experts().count() : 1;
+                for (int e = 0; e < experts; e++) {
+                    int expert = rule.perExpert() ? e : -1;
+                    List<String> hf = ruleHfNames(rule, layer, expert);
+                    long present = hf.stream().filter(view.tensors()::containsKey).count();
+                    if (present == hf.size()) {
+                        layerKeys.add(new Key(rule.megatron().replace("{L}", Integer.toString(layer))
+                                .replace("{E}", Integer.toString(expert)), rule, layer, expert, hf));
+                    } else if (present > 0) {
+                        throw new BadInputException("layer " + layer + " has only some of " + hf);
+                    }
                 }
             }
         }
@@ -206,8 +272,9 @@ public final class MegatronWriter {
         return out;
     }
 
-    private static List<String> ruleHfNames(Rule rule, int layer) {
-        return rule.hf().stream().map(h -> h.replace("{L}", Integer.toString(layer))).toList();
+    private static List<String> ruleHfNames(Rule rule, int layer, int expert) {
+        return rule.hf().stream().map(h -> h.replace("{L}", Integer.toString(layer))
+                .replace("{E}", Integer.toString(expert))).toList();
     }
 
     private static Tensor placeholder(String key, Split split, List<Assembled> hf, ModelFacts f, int tp, long padded,
@@ -227,6 +294,10 @@ public final class MegatronWriter {
 
     /** Transformer Engine modules carry an {@code _extra_state}; None loads as "no FP8 state". */
     private static void extraStateAfter(Map<String, ShardTensor> m, String key) {
+        if (ExpertKeys.grouped(key)) { // one per grouped linear, not one per expert
+            m.putIfAbsent(key.substring(0, key.lastIndexOf('.')) + "._extra_state", null);
+            return;
+        }
         for (String module : List.of("self_attention.linear_qkv", "self_attention.linear_proj", "mlp.linear_fc1",
                 "mlp.linear_fc2")) {
             if (key.endsWith(module + ".weight")) {
@@ -240,7 +311,7 @@ public final class MegatronWriter {
         a.put("tensor_model_parallel_size", l.tp());
         a.put("pipeline_model_parallel_size", l.pp());
         a.put("virtual_pipeline_model_parallel_size", null);
-        a.put("expert_model_parallel_size", 1);
+        a.put("expert_model_parallel_size", l.ep());
         a.put("num_layers", f.layers());
         a.put("hidden_size", f.hidden());
         a.put("ffn_hidden_size", f.ffn());
@@ -266,6 +337,17 @@ public final class MegatronWriter {
         a.put("rotary_base", f.ropeTheta());
         a.put("max_position_embeddings", f.maxPositions());
         a.put("ckpt_format", "torch");
+        ModelFacts.Experts x = f.experts();
+        if (x.present()) {
+            a.put("expert_tensor_parallel_size", l.expertTp());
+            a.put("num_experts", x.count());
+            a.put("moe_ffn_hidden_size", x.ffn());
+            a.put("moe_router_topk", x.topk());
+            a.put("moe_grouped_gemm", l.te());
+            a.put("moe_layer_freq", new ArrayList<Object>(x.layerFreq()));
+            a.put("moe_router_pre_softmax", !x.normTopk());
+            a.put("moe_router_load_balancing_type", "aux_loss");
+        }
         return a;
     }
 

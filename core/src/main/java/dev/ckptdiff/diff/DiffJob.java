@@ -130,10 +130,12 @@ public final class DiffJob {
                 }
             }
             if (mA != null) {
-                notes.add("A: Megatron " + mA.iteration() + ", " + mA.layout().describe() + ", " + mA.shards().size() + " shards");
+                notes.add("A: Megatron " + mA.iteration() + ", " + mA.layout().describe() + ", " + mA.shards().size() + " shards"
+                        + (mA.experts().present() ? ", " + mA.experts().describe() : ""));
             }
             if (mB != null) {
-                notes.add("B: Megatron " + mB.iteration() + ", " + mB.layout().describe() + ", " + mB.shards().size() + " shards");
+                notes.add("B: Megatron " + mB.iteration() + ", " + mB.layout().describe() + ", " + mB.shards().size() + " shards"
+                        + (mB.experts().present() ? ", " + mB.experts().describe() : ""));
             }
             va.problems().forEach(n -> notes.add("A: problem: " + n));
             vb.problems().forEach(n -> notes.add("B: problem: " + n));

@@ -21,6 +21,9 @@ import dev.ckptdiff.tensor.Shapes;
 public final class Differ {
     static final long CHUNK = 1 << 20;
 
+    /** Beyond this many differing experts of one tensor family, crosswise checks would cost too much. */
+    private static final int MAX_SWAP_EXPERTS = 8;
+
     /** Siblings whose contents get swapped by a wrong mapping; checked crosswise when both differ. */
     private static final List<String[]> SWAPPABLE = List.of(
             new String[]{"self_attn.k_proj.weight", "self_attn.v_proj.weight"},
@@ -318,6 +321,24 @@ public final class Differ {
                 if (n1 != null && n2 != null) {
                     addNote(results, index.get(r.name()), n1);
                     addNote(results, oi, n2);
+                }
+            }
+        }
+        // Two experts of one layer, both different: compare each with the other's counterpart.
+        for (List<TensorResult> family : ExpertGroups.differingByFamily(results).values()) {
+            if (family.size() < 2 || family.size() > MAX_SWAP_EXPERTS) {
+                continue;
+            }
+            for (int i = 0; i < family.size(); i++) {
+                for (int j = i + 1; j < family.size(); j++) {
+                    String x = family.get(i).name();
+                    String y = family.get(j).name();
+                    String n1 = swapNote(a.tensors().get(x), b.tensors().get(y), x, y);
+                    String n2 = n1 == null ? null : swapNote(a.tensors().get(y), b.tensors().get(x), y, x);
+                    if (n2 != null) {
+                        addNote(results, index.get(x), n1);
+                        addNote(results, index.get(y), n2);
+                    }
                 }
             }
         }

@@ -14,6 +14,7 @@ import dev.ckptdiff.io.BadInputException;
 import dev.ckptdiff.mapping.Architecture;
 import dev.ckptdiff.mapping.Rule;
 import dev.ckptdiff.megatron.MegatronArgs;
+import dev.ckptdiff.megatron.ExpertLayout;
 import dev.ckptdiff.megatron.MegatronCheckpoint;
 import dev.ckptdiff.megatron.RankShard;
 import dev.ckptdiff.tensor.Tensor;
@@ -81,8 +82,6 @@ public final class Views {
         int tp = m.layout().tp();
         boolean tied = hfConfig != null && hfConfig.size() > 0 ? tied(hfConfig)
                 : !args.getBool("untie_embeddings_and_output_weights").orElse(false);
-        record Entry(RankShard shard, Tensor tensor, Architecture.Match match) {
-        }
         // Keyed by global Megatron key and stage: a key must be on one stage only (else it is an error below).
         record Group(String key, int stage) {
         }
@@ -114,29 +113,42 @@ public final class Views {
         List<Check> checks = new ArrayList<>();
         Assembled embedding = null;
         List<List<Entry>> tiedCopies = new ArrayList<>();
+        ExpertLayout experts = m.experts();
         for (Map.Entry<Group, List<Entry>> g : byKey.entrySet()) {
-            List<Entry> entries = g.getValue();
             String key = g.getKey().key();
-            entries.sort((a, b) -> Integer.compare(a.shard().tpRank(), b.shard().tpRank()));
-            for (int r = 0; r < tp; r++) {
-                if (r >= entries.size() || entries.get(r).shard().tpRank() != r) {
-                    throw new BadInputException(m.dir() + ": " + key + " is missing from the shard of TP rank " + r
-                            + " (found on " + entries.stream().map(e -> e.shard().folder()).toList() + ")");
+            // A routed expert's key is split over the ETP ranks of one EP folder; every other key over
+            // the TP ranks and repeated in each EP folder. Further copies are replicas to check.
+            boolean expert = g.getValue().getFirst().match().expert() >= 0;
+            int width = expert ? Math.min(experts.etp(), tp) : tp;
+            TreeMap<Integer, List<Entry>> copies = new TreeMap<>();
+            for (Entry e : g.getValue()) {
+                int copy = expert ? e.shard().tpRank() / width : e.shard().epRank();
+                copies.computeIfAbsent(copy, k -> new ArrayList<>()).add(e);
+            }
+            List<List<Entry>> sets = new ArrayList<>();
+            for (List<Entry> set : copies.values()) {
+                set.sort((a, b) -> Integer.compare(a.shard().tpRank() % width, b.shard().tpRank() % width));
+                for (int r = 0; r < width; r++) {
+                    if (r >= set.size() || set.get(r).shard().tpRank() % width != r) {
+                        throw new BadInputException(m.dir() + ": " + key + " is missing from the shard of "
+                                + (expert ? "expert " : "") + "TP rank " + r + " (found on " + folders(set) + ")");
+                    }
                 }
+                if (set.size() > width) {
+                    throw new BadInputException(m.dir() + ": " + key + " occurs " + set.size() + " times for "
+                            + (expert ? "ETP=" : "TP=") + width + " (in " + folders(set) + ")");
+                }
+                sets.add(set);
             }
-            if (entries.size() > tp) {
-                throw new BadInputException(m.dir() + ": " + key + " occurs " + entries.size() + " times for TP=" + tp);
-            }
+            List<Entry> entries = sets.getFirst();
             Rule rule = entries.getFirst().match().rule();
             List<String> hfNames = entries.getFirst().match().hfNames();
             if (key.endsWith("output_layer.weight") && tied) {
                 tiedCopies.add(entries);
                 continue;
             }
-            List<Tensor> shards = entries.stream().map(Entry::tensor).toList();
-            List<Source> sources = entries.stream()
-                    .map(e -> new Source(label, e.shard().folder(), e.tensor().name(), "")).toList();
-            List<Assembled> made = Merge.merge(rule, hfNames, shards, sources, dims, m.dir() + ": " + key);
+            List<Assembled> made = Merge.merge(rule, hfNames, tensorsOf(entries), sourcesOf(entries, label), dims,
+                    m.dir() + ": " + key);
             for (Assembled a : made) {
                 if (tensors.put(a.name(), a) != null) {
                     throw new BadInputException(m.dir() + ": two Megatron keys map to " + a.name()
@@ -147,18 +159,28 @@ public final class Views {
                 }
             }
             if (rule.split() == Split.REPLICATED) {
-                for (int r = 1; r < tp; r++) {
-                    Assembled ref = Assembled.single(hfNames.getFirst(), Piece.whole(shards.getFirst(), sources.getFirst()));
-                    Assembled other = Assembled.single(hfNames.getFirst(), Piece.whole(shards.get(r), sources.get(r)));
-                    checks.add(new Check(Check.Kind.REPLICA, key, ref, other,
-                            "replicated on every TP rank: " + sources.get(r).file() + " must equal " + sources.getFirst().file()));
+                List<Entry> all = sets.stream().flatMap(List::stream).toList();
+                Assembled ref = Assembled.single(hfNames.getFirst(), Piece.whole(all.getFirst().tensor(),
+                        sourceOf(all.getFirst(), label)));
+                for (Entry e : all.subList(1, all.size())) {
+                    Assembled other = Assembled.single(hfNames.getFirst(), Piece.whole(e.tensor(), sourceOf(e, label)));
+                    checks.add(new Check(Check.Kind.REPLICA, key, ref, other, "replicated on every rank: "
+                            + e.shard().folder() + " must equal " + all.getFirst().shard().folder()));
+                }
+                continue;
+            }
+            for (List<Entry> set : sets.subList(1, sets.size())) {
+                List<Assembled> copy = Merge.merge(rule, hfNames, tensorsOf(set), sourcesOf(set, label), dims,
+                        m.dir() + ": " + key);
+                for (int i = 0; i < made.size(); i++) {
+                    checks.add(new Check(Check.Kind.REPLICA, key, made.get(i), copy.get(i), "the same weights in "
+                            + folders(set) + " must equal " + folders(entries)));
                 }
             }
         }
         for (List<Entry> copy : tiedCopies) {
-            List<Tensor> shards = copy.stream().map(Entry::tensor).toList();
-            List<Source> sources = copy.stream().map(e -> new Source(label, e.shard().folder(), e.tensor().name(), "")).toList();
-            Assembled out = Merge.merge(copy.getFirst().match().rule(), List.of("output_layer.weight"), shards, sources, dims,
+            Assembled out = Merge.merge(copy.getFirst().match().rule(), List.of("output_layer.weight"), tensorsOf(copy),
+                    sourcesOf(copy, label), dims,
                     m.dir() + ": output_layer.weight").getFirst();
             if (embedding == null) {
                 notes.add("tied model: output_layer.weight found but no embedding to check it against");
@@ -171,6 +193,25 @@ public final class Views {
         // Layers no shard holds are missing whatever the other copy holds: two copies with the same hole must not compare SAME.
         List<String> problems = m.layers().describeMissing().map(d -> List.of(m.dir() + ": " + d)).orElse(List.of());
         return new ModelView(label, "megatron", tensors, checks, notes, problems);
+    }
+
+    private record Entry(RankShard shard, Tensor tensor, Architecture.Match match) {
+    }
+
+    private static List<Tensor> tensorsOf(List<Entry> entries) {
+        return entries.stream().map(Entry::tensor).toList();
+    }
+
+    private static Source sourceOf(Entry e, String label) {
+        return new Source(label, e.shard().folder(), e.tensor().name(), "");
+    }
+
+    private static List<Source> sourcesOf(List<Entry> entries, String label) {
+        return entries.stream().map(e -> sourceOf(e, label)).toList();
+    }
+
+    private static String folders(List<Entry> entries) {
+        return String.join(", ", entries.stream().map(e -> e.shard().folder()).toList());
     }
 
     /** Orders keys with embedded numbers numerically (layers.2 before layers.10). */

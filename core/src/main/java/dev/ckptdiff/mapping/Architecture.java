@@ -11,18 +11,24 @@ import java.util.Optional;
  */
 public record Architecture(String name, List<String> hfArchitectures, List<String> modelTypes, List<Rule> rules) {
 
-    /** A Megatron key's rule and layer, if any rule matches it. */
+    /** A (global) Megatron key's rule, layer and expert, if any rule matches it. */
     public Optional<Match> match(String megatronKey) {
         for (Rule r : rules) {
-            int layer = r.match(megatronKey);
-            if (layer >= 0) {
-                return Optional.of(new Match(r, layer, r.hfNames(layer)));
+            Rule.Indices at = r.match(megatronKey);
+            if (at != null) {
+                return Optional.of(new Match(r, at.layer(), at.expert(), r.hfNames(at)));
             }
         }
         return Optional.empty();
     }
 
-    public record Match(Rule rule, int layer, List<String> hfNames) {
+    /** {@code expert} is the global expert number, -1 for a key that is not one routed expert's. */
+    public record Match(Rule rule, int layer, int expert, List<String> hfNames) {
+    }
+
+    /** True when the table has rules for routed experts. */
+    public boolean hasExperts() {
+        return rules.stream().anyMatch(Rule::perExpert);
     }
 
     /** Llama's table; Qwen2 uses it too (its QKV bias is just present), Qwen3 adds the q/k norms. */
@@ -50,5 +56,37 @@ public record Architecture(String name, List<String> hfArchitectures, List<Strin
             rules.add(Rule.of(ml + "self_attention.k_layernorm.weight", Split.REPLICATED, hl + "self_attn.k_norm.weight"));
         }
         return List.copyOf(rules);
+    }
+
+    /**
+     * The MoE MLP rows (Megatron-Bridge's Qwen3-MoE bridge; notes/vl-moe-mapping.md section 3): the
+     * router replicated on every rank, each routed expert in either form Megatron-Core writes
+     * (SequentialMLP's {@code local_experts.K} or TEGroupedMLP's {@code weightK}) split over the
+     * expert-tensor-parallel ranks like a dense MLP, and shared experts over the dense TP ranks.
+     * Dense layers of the same model keep {@link #denseDecoder}'s MLP rows.
+     */
+    static List<Rule> moeMlp(String meg, String hf, String sharedExpert) {
+        String ml = meg + "decoder.layers.{L}.mlp.";
+        String hl = hf + "layers.{L}.mlp.";
+        String he = hl + "experts.{E}.";
+        String hs = hl + sharedExpert + ".";
+        return List.of(
+                Rule.of(ml + "router.weight", Split.REPLICATED, hl + "gate.weight"),
+                Rule.of(ml + "router.expert_bias", Split.REPLICATED, hl + "gate.e_score_correction_bias"),
+                Rule.of(ml + "experts.local_experts.{E}.linear_fc1.weight", Split.GATE_UP,
+                        he + "gate_proj.weight", he + "up_proj.weight"),
+                Rule.of(ml + "experts.local_experts.{E}.linear_fc2.weight", Split.ROW, he + "down_proj.weight"),
+                Rule.of(ml + "experts.linear_fc1.weight{E}", Split.GATE_UP, he + "gate_proj.weight", he + "up_proj.weight"),
+                Rule.of(ml + "experts.linear_fc2.weight{E}", Split.ROW, he + "down_proj.weight"),
+                Rule.of(ml + "shared_experts.linear_fc1.weight", Split.GATE_UP,
+                        hs + "gate_proj.weight", hs + "up_proj.weight"),
+                Rule.of(ml + "shared_experts.linear_fc2.weight", Split.ROW, hs + "down_proj.weight"),
+                Rule.of(ml + "shared_experts.gate_weight", Split.REPLICATED, hl + "shared_expert_gate.weight"));
+    }
+
+    static List<Rule> concat(List<Rule> a, List<Rule> b) {
+        List<Rule> all = new ArrayList<>(a);
+        all.addAll(b);
+        return List.copyOf(all);
     }
 }

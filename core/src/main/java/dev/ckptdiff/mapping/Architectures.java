@@ -21,7 +21,13 @@ public final class Architectures {
             List.of("Qwen3ForCausalLM"), List.of("qwen3"),
             Architecture.denseDecoder("", "model.", true));
 
-    public static final List<Architecture> ALL = List.of(LLAMA, QWEN2, QWEN3);
+    /** Qwen3-MoE: Qwen3's attention, MoE MLPs (and dense ones in {@code mlp_only_layers}). */
+    public static final Architecture QWEN3_MOE = new Architecture("qwen3_moe",
+            List.of("Qwen3MoeForCausalLM"), List.of("qwen3_moe"),
+            Architecture.concat(Architecture.denseDecoder("", "model.", true),
+                    Architecture.moeMlp("", "model.", "shared_expert")));
+
+    public static final List<Architecture> ALL = List.of(LLAMA, QWEN2, QWEN3, QWEN3_MOE);
 
     private Architectures() {
     }
@@ -49,8 +55,12 @@ public final class Architectures {
                 + "') is not supported; supported: " + supported());
     }
 
-    /** Without an HF side: Qwen3 if args say q/k layernorm, Qwen2 if QKV bias, else Llama. */
+    /** Without an HF side: Qwen3(-MoE) if args say q/k layernorm, Qwen2 if QKV bias, else Llama. */
     public static Architecture fromArgs(MegatronArgs args) {
+        boolean moe = args.getLong("num_experts").orElse(0) > 0;
+        if (moe && args.getBool("qk_layernorm").orElse(false)) {
+            return QWEN3_MOE;
+        }
         if (args.getBool("qk_layernorm").orElse(false)) {
             return QWEN3;
         }

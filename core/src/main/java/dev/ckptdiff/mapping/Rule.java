@@ -4,10 +4,15 @@ import java.util.List;
 
 /**
  * One row of a mapping table: a Megatron key pattern, how it splits, and the HF key patterns it
- * becomes ({@code {L}} stands for the global layer number). QKV rules name three HF keys (q, k, v),
- * GATE_UP rules two (gate, up), every other rule one.
+ * becomes. {@code {L}} stands for the global layer number and {@code {E}} for the global expert
+ * number (Megatron keys reach the table with both already made global). QKV rules name three HF
+ * keys (q, k, v), GATE_UP rules two (gate, up), every other rule one.
  */
 public record Rule(String megatron, Split split, List<String> hf) {
+    static final String LAYER = "{L}";
+    static final String EXPERT = "{E}";
+    private static final int MAX_DIGITS = 6;
+
     public Rule {
         int expected = switch (split) {
             case QKV -> 3;
@@ -23,30 +28,52 @@ public record Rule(String megatron, Split split, List<String> hf) {
         return new Rule(megatron, split, List.of(hf));
     }
 
-    /** The layer number if {@code key} matches (0 for non-layer rules), else -1. */
-    int match(String key) {
-        int at = megatron.indexOf("{L}");
-        if (at < 0) {
-            return key.equals(megatron) ? 0 : -1;
-        }
-        String prefix = megatron.substring(0, at);
-        String suffix = megatron.substring(at + 3);
-        int end = key.length() - suffix.length();
-        if (end <= prefix.length() || !key.startsWith(prefix) || !key.endsWith(suffix) || end - prefix.length() > 6) {
-            return -1;
-        }
-        int layer = 0;
-        for (int i = prefix.length(); i < end; i++) {
-            char c = key.charAt(i);
-            if (c < '0' || c > '9') {
-                return -1;
-            }
-            layer = layer * 10 + (c - '0');
-        }
-        return layer;
+    /** True for a rule of one routed expert (its key carries an expert number). */
+    public boolean perExpert() {
+        return megatron.contains(EXPERT);
     }
 
-    List<String> hfNames(int layer) {
-        return hf.stream().map(h -> h.replace("{L}", Integer.toString(layer))).toList();
+    /** The numbers a matching key carries: layer 0 for non-layer rules, expert -1 for non-expert rules. */
+    public record Indices(int layer, int expert) {
+    }
+
+    /** The layer and expert numbers if {@code key} matches, else null. */
+    Indices match(String key) {
+        int layer = 0;
+        int expert = -1;
+        int k = 0;
+        int p = 0;
+        while (p < megatron.length()) {
+            boolean isLayer = megatron.startsWith(LAYER, p);
+            if (isLayer || megatron.startsWith(EXPERT, p)) {
+                int n = 0;
+                int digits = 0;
+                while (k < key.length() && digits < MAX_DIGITS && Character.isDigit(key.charAt(k))) {
+                    n = n * 10 + (key.charAt(k++) - '0');
+                    digits++;
+                }
+                if (digits == 0) {
+                    return null;
+                }
+                if (isLayer) {
+                    layer = n;
+                } else {
+                    expert = n;
+                }
+                p += 3;
+            } else {
+                if (k >= key.length() || key.charAt(k) != megatron.charAt(p)) {
+                    return null;
+                }
+                k++;
+                p++;
+            }
+        }
+        return k == key.length() ? new Indices(layer, expert) : null;
+    }
+
+    List<String> hfNames(Indices at) {
+        return hf.stream().map(h -> h.replace(LAYER, Integer.toString(at.layer()))
+                .replace(EXPERT, Integer.toString(at.expert()))).toList();
     }
 }

@@ -38,9 +38,10 @@ public final class MegatronCheckpoint implements AutoCloseable {
     private final MegatronArgs args;
     private final Py checkpointVersion;
     private final LayerNumbering layers;
+    private final ExpertLayout experts;
 
     private MegatronCheckpoint(Path dir, String iteration, List<RankShard> shards, ParallelLayout layout,
-                               MegatronArgs args, Py checkpointVersion, LayerNumbering layers) {
+                               MegatronArgs args, Py checkpointVersion, LayerNumbering layers, ExpertLayout experts) {
         this.dir = dir;
         this.iteration = iteration;
         this.shards = shards;
@@ -48,6 +49,7 @@ public final class MegatronCheckpoint implements AutoCloseable {
         this.args = args;
         this.checkpointVersion = checkpointVersion;
         this.layers = layers;
+        this.experts = experts;
     }
 
     /** True when {@code dir} is a Megatron root (with the tracker file) or an iteration folder. */
@@ -251,7 +253,46 @@ public final class MegatronCheckpoint implements AutoCloseable {
                 dir.toString());
         String iteration = dir.getFileName() == null ? "?" : dir.getFileName().toString();
         Py version = root.get("checkpoint_version");
-        return new MegatronCheckpoint(dir, iteration, shards, layout, args, version, layers);
+        return new MegatronCheckpoint(dir, iteration, shards, layout, args, version, layers,
+                expertLayout(dir, args, shards, tp, ep));
+    }
+
+    /** From args where they say, else from the expert keys the shards hold. */
+    private static ExpertLayout expertLayout(Path dir, MegatronArgs args, List<RankShard> shards, int tp, int ep) {
+        int maxLocal = -1;
+        boolean grouped = false;
+        for (RankShard s : shards) {
+            for (Map<String, Tensor> chunk : s.chunks()) {
+                for (String k : chunk.keySet()) {
+                    int e = ExpertKeys.expertOf(k);
+                    if (e >= 0) {
+                        maxLocal = Math.max(maxLocal, e);
+                        grouped |= ExpertKeys.grouped(k);
+                    }
+                }
+            }
+        }
+        long declared = args.getLong("num_experts", -1);
+        if (maxLocal < 0 && declared <= 0) {
+            return ExpertLayout.NONE;
+        }
+        int etp = (int) args.getLong("expert_tensor_parallel_size", tp);
+        if (etp < 1) {
+            etp = tp; // argparse's None: Megatron then uses TP
+        }
+        if (declared <= 0) {
+            return new ExpertLayout((maxLocal + 1) * ep, ep, etp, maxLocal + 1, grouped);
+        }
+        if (declared % ep != 0) {
+            throw BadInputException.in(dir, "args.num_experts " + declared + " does not divide over"
+                    + " expert_model_parallel_size " + ep);
+        }
+        int local = (int) (declared / ep);
+        if (maxLocal >= local) {
+            throw BadInputException.in(dir, "shards hold local expert " + maxLocal + " but args give " + declared
+                    + " experts / EP=" + ep + " = " + local + " per rank");
+        }
+        return new ExpertLayout((int) declared, ep, etp, local, grouped);
     }
 
     /** The layout args state, or, for shards saved without them, the one the folder names imply. */
@@ -318,11 +359,15 @@ public final class MegatronCheckpoint implements AutoCloseable {
         return digits > 0 && i < key.length() && key.charAt(i) == '.' ? n : -1;
     }
 
-    /** A shard key with its local layer number replaced by the global one. */
+    /** A shard key with its local layer (and local expert) number replaced by the global one. */
     public String globalKey(RankShard shard, int chunk, String key) {
         long local = layerOf(key);
         if (local < 0) {
             return key;
+        }
+        int expert = ExpertKeys.expertOf(key);
+        if (expert >= 0) {
+            key = ExpertKeys.withExpert(key, experts.global(shard.epRank(), expert));
         }
         int start = key.indexOf(LAYERS) + LAYERS.length();
         int end = key.indexOf('.', start);
@@ -357,6 +402,11 @@ public final class MegatronCheckpoint implements AutoCloseable {
     /** Which layers the shards hold and lack. */
     public LayerNumbering layers() {
         return layers;
+    }
+
+    /** How routed experts are laid out ({@link ExpertLayout#NONE} for a dense model). */
+    public ExpertLayout experts() {
+        return experts;
     }
 
     public Optional<String> checkpointVersion() {

@@ -37,7 +37,7 @@ class LargeReportTest {
             }
         }
         Comparison c = new Comparison("HF", Path.of("/a"), "Megatron", Path.of("/b"), "Qwen3MoeForCausalLM",
-                new Differ.Outcome(ts, List.of(), 0), List.of(), new Timings());
+                new Differ.Outcome(ts, List.of(), 0), List.of(), List.of(), new Timings());
         return new DiffReport(List.of("/a", "/b"), "vector", Tolerance.DEFAULT, 1, List.of(c), 0);
     }
 

@@ -26,6 +26,6 @@ final class OneTensor {
         s.sumSqB = 1;
         TensorResult t = new TensorResult(name, "tensor", v, "BF16", "BF16", new long[]{count}, new long[]{count}, s,
                 List.of(), note.isEmpty() ? List.of() : List.of(note));
-        return new Comparison("A", a, "B", b, "", new Differ.Outcome(List.of(t), List.of(), 4 * count), List.of(), new Timings());
+        return new Comparison("A", a, "B", b, "", new Differ.Outcome(List.of(t), List.of(), 4 * count), List.of(), List.of(), new Timings());
     }
 }
