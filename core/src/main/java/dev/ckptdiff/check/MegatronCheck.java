@@ -12,6 +12,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 
 import dev.ckptdiff.mapping.Architecture;
 import dev.ckptdiff.mapping.Split;
+import dev.ckptdiff.mapping.VisionTowers;
 import dev.ckptdiff.megatron.MegatronArgs;
 import dev.ckptdiff.megatron.MegatronCheckpoint;
 import dev.ckptdiff.megatron.RankShard;
@@ -115,7 +116,7 @@ public final class MegatronCheck {
         Split split = match.rule().split();
         boolean bias = key.endsWith(".bias");
         long qkv = (nh + 2 * ng) * hd;
-        if (h <= 0) {
+        if (h <= 0 || VisionTowers.isVision(key)) { // vision shapes come from config.json, not args
             return null;
         }
         return switch (split) {
@@ -124,7 +125,7 @@ public final class MegatronCheck {
             case GATE_UP -> ffn > 0 ? new long[]{2 * ffn / tp, h} : null;
             case ROW -> key.endsWith("linear_fc2.weight") ? (ffn > 0 ? new long[]{h, ffn / tp} : null)
                     : new long[]{h, nh * hd / tp};
-            case COLUMN -> null;
+            case COLUMN, HEAD_QKV -> null;
             case REPLICATED -> key.contains("q_layernorm") || key.contains("k_layernorm") ? new long[]{hd} : new long[]{h};
         };
     }

@@ -207,7 +207,7 @@ public final class MegatronWriter {
         long[] s = hf.getFirst().shape().clone();
         switch (split) {
             case VOCAB -> s[0] = padded / tp;
-            case COLUMN -> s[0] = s[0] / tp;
+            case COLUMN, HEAD_QKV -> s[0] = s[0] / tp;
             case ROW -> s[1] = s[1] / tp;
             case QKV -> s[0] = (f.heads() + 2 * f.groups()) * f.headDim() / tp;
             case GATE_UP -> s[0] = 2 * (s[0] / tp);

@@ -21,9 +21,28 @@ public final class Architectures {
             List.of("Qwen3ForCausalLM"), List.of("qwen3"),
             Architecture.denseDecoder("", "model.", true));
 
-    public static final List<Architecture> ALL = List.of(LLAMA, QWEN2, QWEN3);
+    /** Megatron-Bridge's Qwen2.5-VL; HF names in the older layout, as the Hub files have them. */
+    public static final Architecture QWEN2_5_VL = new Architecture("qwen2_5_vl",
+            List.of("Qwen2_5_VLForConditionalGeneration"), List.of("qwen2_5_vl"),
+            concat(Architecture.denseDecoder("language_model.", "model.", false), VisionTowers.qwen25("visual.")));
+    /** Megatron-Bridge's Qwen3-VL (dense); HF names in the newer layout, as the Hub files have them. */
+    public static final Architecture QWEN3_VL = new Architecture("qwen3_vl",
+            List.of("Qwen3VLForConditionalGeneration"), List.of("qwen3_vl"),
+            concat(Architecture.denseDecoder("language_model.", "model.language_model.", true),
+                    VisionTowers.qwen3("model.visual.")));
+
+    public static final List<Architecture> ALL = List.of(LLAMA, QWEN2, QWEN3, QWEN2_5_VL, QWEN3_VL);
 
     private Architectures() {
+    }
+
+    private static List<Rule> concat(List<Rule> a, List<Rule> b) {
+        return java.util.stream.Stream.concat(a.stream(), b.stream()).toList();
+    }
+
+    /** True for the vision-language families (their HF names come in two layouts, {@link HfKeyLayout}). */
+    public static boolean isVision(Architecture arch) {
+        return arch == QWEN2_5_VL || arch == QWEN3_VL;
     }
 
     public static String supported() {

@@ -15,6 +15,7 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import dev.ckptdiff.io.BadInputException;
+import dev.ckptdiff.mapping.VisionTowers;
 import dev.ckptdiff.pickle.Py;
 import dev.ckptdiff.pickle.PyValues;
 import dev.ckptdiff.tensor.Tensor;
@@ -267,7 +268,7 @@ public final class MegatronCheckpoint implements AutoCloseable {
     /** The layer number in a {@code ...decoder.layers.N.rest} key, or -1. */
     static int layerOf(String key) {
         int at = key.indexOf(LAYERS);
-        if (at < 0) {
+        if (at < 0 || VisionTowers.isVision(key)) { // vision blocks are not pipeline-split language layers
             return -1;
         }
         int i = at + LAYERS.length();
