@@ -271,6 +271,45 @@ def faults():
     (OUT / "FAULTS.json").write_text(json.dumps(out, indent=1, sort_keys=True))
 
 
+def check_cases():
+    """Step folders `ckpt-diff check` must fault, each described in vl/CHECKS.json."""
+    cases = {}
+    root = OUT / "check"
+    if root.exists():
+        shutil.rmtree(root)
+
+    def copy(src, name):
+        dst = root / name
+        shutil.copytree(OUT / src, dst)
+        return dst / "global_step_10" / "actor"
+
+    # a vision tensor on the second pipeline stage as well
+    actor = copy("qwen25vl_tp2_pp2", "vision_on_stage1")
+    key = "visual.blocks.0.norm1.weight"
+    src = torch.load(actor / "iter_0000010" / "mp_rank_00_000" / "model_optim_rng.pt", weights_only=False)
+    for r in range(2):
+        path = actor / "iter_0000010" / f"mp_rank_{r:02d}_001" / "model_optim_rng.pt"
+        ck = torch.load(path, weights_only=False)
+        ck["model"][key] = src["model"][key].clone()
+        torch.save(ck, path)
+        Path(str(path) + ".manifest.json").unlink()
+    cases["vision_on_stage1"] = {"expect": ["mp_rank_00_001 " + key, "first stage only"]}
+
+    # config.json's vision MLP width disagrees with the shards
+    actor = copy("qwen3vl_tp2", "vision_config_mismatch")
+    cfg_path = actor / "hf_checkpoint" / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["vision_config"]["intermediate_size"] = 64
+    cfg_path.write_text(json.dumps(cfg, indent=2))
+    cases["vision_config_mismatch"] = {"expect": ["vision_model.decoder.layers.0.mlp.linear_fc1.weight", "[32, 32]"]}
+
+    # Qwen3-VL over two pipeline stages: stage 0 holds one language layer, two deepstack features need two
+    actor = write_step("check_qwen3vl_pp2", make_qwen3_vl(303), 1, 2)
+    shutil.move(str(actor.parent.parent), str(root / "deepstack_beyond_stage0"))
+    cases["deepstack_beyond_stage0"] = {"expect": ["deepstack", "language layers 0..1", "holds 1 layer"]}
+    (OUT / "CHECKS.json").write_text(json.dumps(cases, indent=1, sort_keys=True))
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     write_step("qwen25vl_tp2", make_qwen25_vl(300), 2, 1)
@@ -278,6 +317,7 @@ def main():
     write_step("qwen25vl_tp2_pp2", make_qwen25_vl(301), 2, 2, hf_layout=nested)
     write_step("qwen3vl_tp2", make_qwen3_vl(302), 2, 1)
     faults()
+    check_cases()
 
 
 if __name__ == "__main__":

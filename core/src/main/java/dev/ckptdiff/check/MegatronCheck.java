@@ -11,6 +11,7 @@ import java.util.TreeSet;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import dev.ckptdiff.mapping.Architecture;
+import dev.ckptdiff.mapping.Architectures;
 import dev.ckptdiff.mapping.Split;
 import dev.ckptdiff.mapping.VisionTowers;
 import dev.ckptdiff.megatron.MegatronArgs;
@@ -44,7 +45,8 @@ public final class MegatronCheck {
         List<String> unmapped = new ArrayList<>();
         for (RankShard shard : m.shards()) {
             for (int c = 0; c < shard.chunks().size(); c++) {
-                Map<Long, TreeSet<String>> perLayer = new TreeMap<>();
+                // Per numbered stack (language layers, vision blocks, deepstack mergers): layer -> rules it holds.
+                Map<String, Map<Long, TreeSet<String>>> stacks = new TreeMap<>();
                 for (Tensor t : shard.chunks().get(c).values()) {
                     String key = m.globalKey(shard, c, t.name());
                     Optional<Architecture.Match> match = arch.match(key);
@@ -52,9 +54,12 @@ public final class MegatronCheck {
                         unmapped.add(shard.folder() + " " + t.name());
                         continue;
                     }
-                    if (match.get().rule().megatron().contains("{L}")) {
-                        perLayer.computeIfAbsent((long) match.get().layer(), k -> new TreeSet<>())
-                                .add(t.name().substring(t.name().indexOf('.', "decoder.layers.".length()) + 1));
+                    String pattern = match.get().rule().megatron();
+                    int at = pattern.indexOf("{L}");
+                    if (at >= 0) {
+                        stacks.computeIfAbsent(pattern.substring(0, at), k -> new TreeMap<>())
+                                .computeIfAbsent((long) match.get().layer(), k -> new TreeSet<>())
+                                .add(pattern.substring(at + "{L}.".length()));
                     }
                     long[] expected = expectedShape(match.get(), key, tp, h, ffn, nh, ng, hd, vocab);
                     if (expected != null && !java.util.Arrays.equals(expected, t.shape())) {
@@ -64,14 +69,17 @@ public final class MegatronCheck {
                                 + " for a " + match.get().rule().split().name().toLowerCase(java.util.Locale.ROOT) + " tensor"));
                     }
                 }
-                TreeSet<String> union = new TreeSet<>();
-                perLayer.values().forEach(union::addAll);
-                for (Map.Entry<Long, TreeSet<String>> e : perLayer.entrySet()) {
-                    TreeSet<String> lack = new TreeSet<>(union);
-                    lack.removeAll(e.getValue());
-                    if (!lack.isEmpty()) {
-                        s.findings().add(Finding.error(shard.folder() + " layer " + e.getKey(), "lacks " + lack
-                                + ", which the other layers of this shard hold"));
+                for (Map.Entry<String, Map<Long, TreeSet<String>>> stack : stacks.entrySet()) {
+                    TreeSet<String> union = new TreeSet<>();
+                    stack.getValue().values().forEach(union::addAll);
+                    String what = stack.getKey().startsWith("decoder.layers.") ? " layer " : " " + stack.getKey();
+                    for (Map.Entry<Long, TreeSet<String>> e : stack.getValue().entrySet()) {
+                        TreeSet<String> lack = new TreeSet<>(union);
+                        lack.removeAll(e.getValue());
+                        if (!lack.isEmpty()) {
+                            s.findings().add(Finding.error(shard.folder() + what + e.getKey(), "lacks " + lack
+                                    + ", which the other layers of this shard hold"));
+                        }
                     }
                 }
             }
@@ -101,10 +109,13 @@ public final class MegatronCheck {
                 s.findings().add(Finding.error("args.untie_embeddings_and_output_weights", untie.get() + ", but config.json's"
                         + " tie_word_embeddings is " + tied + ": the two copies disagree on tied embeddings"));
             }
-            if (arch.name().equals("qwen2") && !a.getBool("add_qkv_bias").orElse(true)) {
+            if (arch.name().startsWith("qwen2") && !a.getBool("add_qkv_bias").orElse(true)) {
                 s.findings().add(Finding.error("args.add_qkv_bias", "False, but Qwen2 always has QKV biases"));
             }
-            if (arch.name().equals("qwen3") && !a.getBool("qk_layernorm").orElse(true)) {
+            if (Architectures.isVision(arch)) {
+                VisionShardCheck.run(s, m, arch, hfConfig);
+            }
+            if (arch.name().startsWith("qwen3") && !a.getBool("qk_layernorm").orElse(true)) {
                 s.findings().add(Finding.error("args.qk_layernorm", "False, but Qwen3 always has q/k norms"));
             }
         }
