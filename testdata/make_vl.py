@@ -32,14 +32,21 @@ import generate  # noqa: E402
 
 OUT = HERE / "fixtures" / "vl"
 TEXT = dict(vocab_size=256, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
-            num_key_value_heads=2, max_position_embeddings=256, rms_norm_eps=1e-6)
+            num_key_value_heads=2, max_position_embeddings=256, rms_norm_eps=1e-6, bos_token_id=1, eos_token_id=2)
+# Special tokens inside the tiny vocabulary, so a text + image input runs (verify_vl.py).
+TOKENS = dict(image_token_id=250, video_token_id=251, vision_start_token_id=252, vision_end_token_id=253)
+
+
+def mrope(section):
+    """Multimodal RoPE sections (temporal, height, width) summing to head_dim / 2 of the tiny models."""
+    return {"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": section}
 
 
 def make_qwen25_vl(seed):
     import transformers
     torch.manual_seed(seed)
     cfg = transformers.Qwen2_5_VLConfig(
-        text_config=dict(TEXT), tie_word_embeddings=True,  # tied, as the 3B model
+        text_config=dict(TEXT, rope_parameters=mrope([2, 3, 3])), tie_word_embeddings=True, **TOKENS,  # tied, as the 3B model
         vision_config=dict(depth=2, hidden_size=32, intermediate_size=48, num_heads=2, out_hidden_size=64,
                            fullatt_block_indexes=[1], window_size=56, patch_size=14, spatial_merge_size=2,
                            temporal_patch_size=2))
@@ -50,7 +57,7 @@ def make_qwen3_vl(seed):
     import transformers
     torch.manual_seed(seed)
     cfg = transformers.Qwen3VLConfig(
-        text_config=dict(TEXT, head_dim=32), tie_word_embeddings=False,
+        text_config=dict(TEXT, head_dim=32, rope_parameters=mrope([4, 6, 6])), tie_word_embeddings=False, **TOKENS,
         vision_config=dict(depth=2, hidden_size=32, intermediate_size=48, num_heads=2, out_hidden_size=64,
                            patch_size=16, spatial_merge_size=2, temporal_patch_size=2, num_position_embeddings=64,
                            deepstack_visual_indexes=[0, 1]))
