@@ -2,9 +2,12 @@
 """Checks a converted vision-language HF folder with real transformers (run by VisionLanguageConvertTest).
 
 usage: verify_vl.py ORIGINAL_HF_DIR CONVERTED_HF_DIR
-Both load with the class config.json names (Qwen2_5_VLForConditionalGeneration,
+       verify_vl.py --shards EXPECTED_ITER_DIR WRITTEN_ITER_DIR
+The first form: both load with the class config.json names (Qwen2_5_VLForConditionalGeneration,
 Qwen3VLForConditionalGeneration) with no missing or unexpected keys, and give equal logits on an input
 of text tokens around one image (pixel values through the vision tower, merged into the language model).
+The second: every mp_rank_*/model_optim_rng.pt written loads with torch.load(weights_only=True) and holds
+exactly the tensors of the one make_vl.py wrote for the same layout (same keys, dtypes, shapes, values).
 Prints one line per check and exits non-zero on the first failure.
 """
 import json
@@ -12,6 +15,9 @@ import sys
 from pathlib import Path
 
 import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "pysrc"))  # the fixtures' args hold a Megatron-Core enum
 
 
 def load(folder):
@@ -38,7 +44,29 @@ def image_input(config):
                 pixel_values=pixels, image_grid_thw=grid)
 
 
+def shards(expected_dir, written_dir):
+    import argparse
+    files = sorted(Path(expected_dir).glob("mp_rank_*/model_optim_rng.pt"))
+    assert files, expected_dir
+    checked = 0
+    for f in files:
+        w = Path(written_dir) / f.parent.name / f.name
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            got = torch.load(w, weights_only=True)["model"]
+        want = torch.load(f, weights_only=False)["model"]
+        got = {k: v for k, v in got.items() if not k.endswith("_extra_state")}
+        want = {k: v for k, v in want.items() if not k.endswith("_extra_state")}
+        assert set(got) == set(want), f"{w}: keys differ: {sorted(set(got) ^ set(want))}"
+        for k, t in want.items():
+            assert got[k].dtype == t.dtype and torch.equal(got[k], t), f"{w} {k}: differs"
+            checked += 1
+    print(f"torch.load: {len(files)} shard files, {checked} tensors equal to make_vl.py's shards")
+
+
 def main():
+    if sys.argv[1] == "--shards":
+        shards(sys.argv[2], sys.argv[3])
+        return
     a, b = load(sys.argv[1]), load(sys.argv[2])
     inputs = image_input(a.config)
     with torch.no_grad():

@@ -20,6 +20,7 @@ import dev.ckptdiff.locate.Copy;
 import dev.ckptdiff.locate.Locator;
 import dev.ckptdiff.mapping.Architecture;
 import dev.ckptdiff.mapping.Architectures;
+import dev.ckptdiff.mapping.HfKeyLayout;
 import dev.ckptdiff.megatron.MegatronCheckpoint;
 import dev.ckptdiff.tensor.DType;
 
@@ -124,7 +125,11 @@ public final class Convert {
             Architecture arch = Architectures.fromConfig(hf.config(), source.path() + "/config.json");
             ModelFacts facts = ModelFacts.of(hf.config(), source.path() + "/config.json");
             ModelView view = Views.hf(hf, "source");
-            return writeMegatron(view, arch, facts, layout, release, out, force, source, t0, verifier, new ArrayList<>());
+            if (Architectures.isVision(arch)) { // the table names one of the two VL key layouts
+                view = view.inLayout(HfKeyLayout.of(arch.rules().stream().flatMap(r -> r.hf().stream()).toList()));
+            }
+            return writeMegatron(view, arch, facts, Views.Dims.vision(hf.config()), layout, release, out, force, source,
+                    t0, verifier, new ArrayList<>());
         }
     }
 
@@ -139,18 +144,19 @@ public final class Convert {
             ModelFacts facts = ModelFacts.of(m.args(), m.numLayers(), m.args().getLong("vocab_size", rows));
             boolean te = m.args().getString("transformer_impl").map(s -> s.contains("transformer_engine")).orElse(true);
             List<String> notes = new ArrayList<>(List.of("weights only: optimizer state, RNG state and scheduler are not carried over"));
-            return writeMegatron(view, arch, facts, new MegatronWriter.Layout(tp, pp, te, rows % tp != 0), false, out,
-                    force, source, t0, verifier, notes);
+            return writeMegatron(view, arch, facts, Views.Dims.vision(null), new MegatronWriter.Layout(tp, pp, te,
+                    rows % tp != 0), false, out, force, source, t0, verifier, notes);
         }
     }
 
-    private static Result writeMegatron(ModelView view, Architecture arch, ModelFacts facts, MegatronWriter.Layout layout,
+    private static Result writeMegatron(ModelView view, Architecture arch, ModelFacts facts, Views.Dims vision,
+                                        MegatronWriter.Layout layout,
                                         boolean release, Path out, boolean force, Copy source, long t0, Differ verifier,
                                         List<String> notes) {
         try (OutputFolder folder = OutputFolder.create(out, force, MegatronWriter.bytes(view))) {
             String iteration = release ? "release" : "iter_0000000";
             Path iterDir = folder.dir().resolve(iteration);
-            List<Path> files = MegatronWriter.write(view, arch, facts, layout, iterDir);
+            List<Path> files = MegatronWriter.write(view, arch, facts, vision, layout, iterDir);
             try {
                 Files.writeString(folder.dir().resolve("latest_checkpointed_iteration.txt"), release ? "release" : "0");
             } catch (IOException e) {

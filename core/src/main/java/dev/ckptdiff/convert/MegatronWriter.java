@@ -19,6 +19,7 @@ import dev.ckptdiff.io.BadInputException;
 import dev.ckptdiff.mapping.Architecture;
 import dev.ckptdiff.mapping.Rule;
 import dev.ckptdiff.mapping.Split;
+import dev.ckptdiff.mapping.VisionTowers;
 import dev.ckptdiff.pickle.PickleWriter;
 import dev.ckptdiff.tensor.DType;
 import dev.ckptdiff.tensor.Shapes;
@@ -56,7 +57,9 @@ public final class MegatronWriter {
         return n + n / 8; // replicated norms and vocabulary padding: a generous margin
     }
 
-    public static List<Path> write(ModelView view, Architecture arch, ModelFacts facts, Layout l, Path iterDir) {
+    /** {@code vision}: a vision tower's attention geometry (for {@link Split#HEAD_QKV}), unused without one. */
+    public static List<Path> write(ModelView view, Architecture arch, ModelFacts facts, Views.Dims vision, Layout l,
+                                   Path iterDir) {
         int tp = l.tp();
         int pp = l.pp();
         long layers = facts.layers();
@@ -90,15 +93,11 @@ public final class MegatronWriter {
                 ranks.add(new LinkedHashMap<>());
             }
             for (Key k : keys) {
-                boolean first = p == 0;
-                boolean last = p == pp - 1;
-                if (k.layer() >= 0 && k.layer() / perStage != p) {
+                if (stageOf(k, perStage, pp) != p) {
                     continue;
                 }
-                if (k.layer() < 0 && (k.global().endsWith("embedding.word_embeddings.weight") ? !first : !last)) {
-                    continue;
-                }
-                String local = k.layer() < 0 ? k.global() : k.global().replace("decoder.layers." + k.layer() + ".",
+                String local = k.layer() < 0 || VisionTowers.isVision(k.global()) ? k.global()
+                        : k.global().replace("decoder.layers." + k.layer() + ".",
                         "decoder.layers." + (k.layer() - (long) p * perStage) + ".");
                 List<Assembled> hf = k.hfNames().stream().map(n -> view.tensors().get(n)).toList();
                 List<Tensor> placeholders = new ArrayList<>();
@@ -106,7 +105,8 @@ public final class MegatronWriter {
                     placeholders.add(placeholder(local, k.rule().split(), hf, facts, tp, padded, dtype));
                 }
                 List<Source> sources = placeholders.stream().map(t -> new Source("out", "", t.name(), "")).toList();
-                List<Assembled> merged = Merge.merge(k.rule(), k.hfNames(), placeholders, sources, dims, local);
+                List<Assembled> merged = Merge.merge(k.rule(), k.hfNames(), placeholders, sources,
+                        k.rule().split() == Split.HEAD_QKV ? vision : dims, local);
                 Map<Tensor, List<Fillable>> bySource = new IdentityHashMap<>();
                 for (int i = 0; i < merged.size(); i++) {
                     for (Piece piece : merged.get(i).pieces()) {
@@ -138,6 +138,14 @@ public final class MegatronWriter {
             }
         }
         return written;
+    }
+
+    /** The pipeline stage a key lives on: the embedding and any vision tower first, layers by number, the rest last. */
+    private static int stageOf(Key k, long perStage, int pp) {
+        if (VisionTowers.isVision(k.global()) || k.global().endsWith("embedding.word_embeddings.weight")) {
+            return 0;
+        }
+        return k.layer() >= 0 ? (int) (k.layer() / perStage) : pp - 1;
     }
 
     private static Assembled find(ModelView view, String suffix) {
@@ -175,9 +183,14 @@ public final class MegatronWriter {
                 }
                 continue;
             }
-            for (int layer = 0; layer < facts.layers(); layer++) {
+            // Vision blocks and deepstack mergers number as many as the source holds, not the language layers.
+            boolean vision = VisionTowers.isVision(rule.megatron());
+            for (int layer = 0; vision || layer < facts.layers(); layer++) {
                 List<String> hf = ruleHfNames(rule, layer);
                 long present = hf.stream().filter(view.tensors()::containsKey).count();
+                if (vision && present == 0) {
+                    break;
+                }
                 if (present == hf.size()) {
                     layerKeys.add(new Key(rule.megatron().replace("{L}", Integer.toString(layer)), rule, layer, hf));
                 } else if (present > 0) {

@@ -75,7 +75,7 @@ public final class Views {
         }
 
         /** A vision tower's attention (one group per head), from config.json's {@code vision_config}. */
-        static Dims vision(JsonNode config) {
+        public static Dims vision(JsonNode config) {
             JsonNode v = config == null ? null : config.get("vision_config");
             long heads = v == null ? -1 : v.path("num_heads").asLong(-1);
             long hidden = v == null ? -1 : v.path("hidden_size").asLong(-1);
