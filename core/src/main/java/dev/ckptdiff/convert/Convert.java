@@ -58,7 +58,11 @@ public final class Convert {
         try (MegatronCheckpoint m = MegatronCheckpoint.open(source.path())) {
             JsonNode config = configFrom != null ? HfCheckpoint.readJson(configFrom.resolve("config.json")) : null;
             Architecture arch = config != null ? Architectures.fromConfig(config, configFrom + "/config.json")
-                    : Architectures.fromArgs(m.args());
+                    : Architectures.fromMegatron(m);
+            if (config == null && Architectures.isVision(arch)) {
+                throw new BadInputException(source.path() + ": a " + arch.name() + " checkpoint's args do not describe its"
+                        + " vision tower; pass --config-from HF_DIR (a folder with its config.json)");
+            }
             ModelView view = Views.megatron(m, arch, config, "source");
             long vocab = config != null ? (config.has("text_config") ? config.get("text_config") : config).path("vocab_size").asLong(-1)
                     : m.args().getLong("vocab_size", -1);
@@ -137,7 +141,7 @@ public final class Convert {
         long t0 = System.nanoTime();
         Copy source = copyOf(src, Copy.Kind.MEGATRON);
         try (MegatronCheckpoint m = MegatronCheckpoint.open(source.path())) {
-            Architecture arch = Architectures.fromArgs(m.args());
+            Architecture arch = Architectures.fromMegatron(m);
             ModelView view = Views.megatron(m, arch, null, "source");
             long rows = view.tensors().entrySet().stream().filter(e -> e.getKey().endsWith("embed_tokens.weight"))
                     .mapToLong(e -> e.getValue().rows()).findFirst().orElse(-1);

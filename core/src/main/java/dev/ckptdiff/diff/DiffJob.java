@@ -117,7 +117,7 @@ public final class DiffJob {
             Architecture arch = null;
             if (mA != null || mB != null) {
                 arch = config != null ? Architectures.fromConfig(config, (hfA != null ? hfA : hfB).dir() + "/config.json")
-                        : Architectures.fromArgs((mA != null ? mA : mB).args());
+                        : Architectures.fromMegatron(mA != null ? mA : mB);
             }
             ModelView va = hfA != null ? Views.hf(hfA, "A") : Views.megatron(mA, arch, config, "A");
             ModelView vb = hfB != null ? Views.hf(hfB, "B") : Views.megatron(mB, arch, config, "B");

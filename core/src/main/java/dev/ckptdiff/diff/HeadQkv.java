@@ -20,8 +20,10 @@ final class HeadQkv {
         long hd = d.headDim();
         int tp = shards.size();
         if (nh <= 0 || hd <= 0) {
-            throw new BadInputException(where + ": cannot split the vision tower's fused QKV: heads " + nh + ", head dim "
-                    + hd + " (config.json's vision_config.num_heads and hidden_size are needed)");
+            // No config.json (Megatron against Megatron): both sides stay in Megatron's per-head order, which
+            // compares element for element all the same, only without naming q, k or v.
+            return Merge.concatRows(name, shards, sources.stream().map(s -> Merge.part(s, "per-head q/k/v order")).toList(),
+                    false);
         }
         if (nh % tp != 0) {
             throw new BadInputException(where + ": " + nh + " vision heads do not divide over TP=" + tp);

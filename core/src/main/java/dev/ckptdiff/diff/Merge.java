@@ -40,7 +40,7 @@ public final class Merge {
         };
     }
 
-    private static Assembled concatRows(String name, List<Tensor> shards, List<Source> sources, boolean padded) {
+    static Assembled concatRows(String name, List<Tensor> shards, List<Source> sources, boolean padded) {
         List<Piece> pieces = new ArrayList<>();
         long row = 0;
         for (int r = 0; r < shards.size(); r++) {

@@ -2,12 +2,14 @@ package dev.ckptdiff.mapping;
 
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.stream.Collectors;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
 import dev.ckptdiff.io.BadInputException;
 import dev.ckptdiff.megatron.MegatronArgs;
+import dev.ckptdiff.megatron.MegatronCheckpoint;
 
 /** The registry: every supported architecture, and how to tell which one a checkpoint is. */
 public final class Architectures {
@@ -66,6 +68,21 @@ public final class Architectures {
         }
         throw new BadInputException(where + ": architecture " + config.path("architectures") + " (model_type '" + type
                 + "') is not supported; supported: " + supported());
+    }
+
+    /** Vision-language families by their vision tower's Megatron key prefix (args do not describe it). */
+    private static final Map<String, Architecture> BY_VISION_PREFIX = Map.of("vision_model.", QWEN3_VL, "visual.", QWEN2_5_VL);
+
+    /** Without an HF side: a vision-language family from its keys, else from args ({@link #fromArgs}). */
+    public static Architecture fromMegatron(MegatronCheckpoint m) {
+        for (String key : m.shards().getFirst().chunks().getFirst().keySet()) {
+            for (Map.Entry<String, Architecture> e : BY_VISION_PREFIX.entrySet()) {
+                if (key.startsWith(e.getKey())) {
+                    return e.getValue();
+                }
+            }
+        }
+        return fromArgs(m.args());
     }
 
     /** Without an HF side: Qwen3 if args say q/k layernorm, Qwen2 if QKV bias, else Llama. */
