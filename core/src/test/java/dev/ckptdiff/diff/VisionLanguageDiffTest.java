@@ -105,17 +105,7 @@ class VisionLanguageDiffTest {
 
     @Test
     void oneLanguageModelElementOnTheSecondStageIsFoundAtItsIndexAndShard() {
-        JsonNode f = FAULTS.get("vl_lm_element");
-        Comparison c = step("faults/vl_lm_element");
-        Map<String, TensorResult> bad = DiffFaultsTest.findings(c);
-        String name = f.get("tensor").asText();
-        assertEquals(Set.of(name), bad.keySet());
-        TensorResult.Where w = bad.get(name).where().getFirst();
-        assertEquals(f.get("megatron_file").asText(), w.b().file());
-        assertEquals(f.get("megatron_key").asText(), w.b().key());
-        assertEquals(f.get("index").toString().replace(",", ", "), w.max().hfIndex());
-        assertEquals(f.get("shard_index").toString().replace(",", ", "), w.max().indexB());
-        assertEquals(1, c.findings());
+        DiffFaultsTest.assertOneElementFault(FAULTS.get("vl_lm_element"), step("faults/vl_lm_element"));
     }
 
     @Test
