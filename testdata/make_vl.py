@@ -316,6 +316,16 @@ def check_cases():
     cases["deepstack_beyond_stage0"] = {"expect": ["deepstack", "language layers 0..1", "holds 1 layer"]}
     (OUT / "CHECKS.json").write_text(json.dumps(cases, indent=1, sort_keys=True))
 
+    # HF only, for the layout rule: deepstack features from vision blocks 0 and 2 enter language layers 0 and 1
+    import transformers
+    torch.manual_seed(304)
+    cfg = transformers.Qwen3VLConfig(
+        text_config=dict(TEXT, num_hidden_layers=4, head_dim=32, rope_parameters=mrope([4, 6, 6])), **TOKENS,
+        vision_config=dict(depth=3, hidden_size=32, intermediate_size=48, num_heads=2, out_hidden_size=64,
+                           patch_size=16, spatial_merge_size=2, temporal_patch_size=2, num_position_embeddings=64,
+                           deepstack_visual_indexes=[0, 2]))
+    distinct_norms(transformers.Qwen3VLForConditionalGeneration(cfg)).save_pretrained(root / "deepstack_late_block")
+
 
 def main():
     OUT.mkdir(parents=True, exist_ok=True)

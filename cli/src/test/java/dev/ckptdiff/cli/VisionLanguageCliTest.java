@@ -75,4 +75,16 @@ class VisionLanguageCliTest {
         }
         return tests;
     }
+
+    /** Deepstack feature i enters language layer i: the count of indexes decides, not the vision block numbers. */
+    @Test
+    void deepstackFeaturesNeedAsManyLayersOnTheFirstStageAsThereAreIndexes() {
+        String hf = Cli.fixtures().resolve("vl/check/deepstack_late_block").toString(); // indexes [0, 2], 4 layers
+        Cli two = Cli.run("check", hf, "--tp", "1", "--pp", "2");
+        assertEquals(0, two.exit(), two.out());
+        assertFalse(two.out().contains("deepstack_visual_indexes [0, 2] feed"), two.out());
+        Cli four = Cli.run("check", hf, "--tp", "1", "--pp", "4");
+        assertEquals(1, four.exit(), four.out());
+        assertTrue(four.out().contains("feed 2 vision features into language layers 0..1"), four.out());
+    }
 }
