@@ -61,7 +61,7 @@ class CheckCliTest {
             "qwen3, --vpp=4, 'num_hidden_layers 4 is not divisible by PP × VPP = 8'",
             "qwen3_moe, --ep=3, --ep: EP 3: num_local_experts 4 is not divisible by 3",
             "llama, --ep=2, --ep: EP 2: llama has no experts",
-            "qwen3_vl, --pp=4, 'deepstack_visual_indexes [0, 1] inject vision features up to language layer 1'"})
+            "qwen3_vl, --pp=4, 'deepstack_visual_indexes [0, 1] feed 2 vision features into language layers 0..1'"})
     void layoutRules(String model, String option, String expected) {
         List<String> args = new ArrayList<>(List.of("check", check().resolve(model).toString(), option));
         if (option.startsWith("--vpp")) {

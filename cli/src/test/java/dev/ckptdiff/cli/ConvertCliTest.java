@@ -112,7 +112,7 @@ class ConvertCliTest {
         Cli r = Cli.run("convert", "to-megatron", check("llama").toString(), "--out", tmp.resolve("x").toString(), "--tp", "3");
         assertEquals(2, r.exit());
         assertTrue(r.err().contains("--tp 3"), r.err());
-        Cli v = Cli.run("convert", "to-megatron", check("qwen3_vl").toString(), "--out", tmp.resolve("y").toString());
+        Cli v = Cli.run("convert", "to-megatron", check("qwen3_moe").toString(), "--out", tmp.resolve("y").toString());
         assertEquals(2, v.exit());
         assertTrue(v.err().contains("not supported"), v.err());
     }

@@ -35,7 +35,7 @@ public final class CheckRunner {
             if (megCopy != null) {
                 try (MegatronCheckpoint m = MegatronCheckpoint.open(megCopy.path())) {
                     Architecture arch = config != null && config.size() > 0
-                            ? Architectures.fromConfig(config, hfCopy.path() + "/config.json") : Architectures.fromArgs(m.args());
+                            ? Architectures.fromConfig(config, hfCopy.path() + "/config.json") : Architectures.fromMegatron(m);
                     out.add(MegatronCheck.run(m, arch, config));
                 }
             }

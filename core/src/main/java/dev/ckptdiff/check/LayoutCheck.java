@@ -96,13 +96,15 @@ public final class LayoutCheck {
         }
         long firstChunk = layers / ((long) pp * vpp);
         if (spec.vision() != null && !spec.vision().deepstack().isEmpty()) {
-            long deepest = spec.vision().deepstack().stream().mapToLong(Long::longValue).max().orElse(0);
+            // Feature i (from vision block deepstack_visual_indexes[i]) is added after language layer i
+            // (transformers' Qwen3VLTextModel, Megatron-Bridge's block): the count matters, not the block numbers.
+            long deepest = spec.vision().deepstack().size() - 1;
             if (deepest >= firstChunk && layers % ((long) pp * vpp) == 0) {
                 s.findings().add(Finding.error(n.pp(), "deepstack_visual_indexes " + spec.vision().deepstack()
-                        + " inject vision features up to language layer " + deepest + ", but the first pipeline stage"
-                        + (vpp > 1 ? "'s first chunk" : "") + " holds layers 0.." + (firstChunk - 1) + " (" + layers + " layers / "
-                        + (vpp > 1 ? "PP × VPP " + pp * vpp : "PP " + pp) + "): they must all be on the stage that runs the"
-                        + " vision tower. Lower " + n.pp() + (vpp > 1 ? " or " + n.vpp() : "")));
+                        + " feed " + (deepest + 1) + " vision features into language layers 0.." + deepest + ", but the"
+                        + " first pipeline stage" + (vpp > 1 ? "'s first chunk" : "") + " holds layers 0.." + (firstChunk - 1)
+                        + " (" + layers + " layers / " + (vpp > 1 ? "PP × VPP " + pp * vpp : "PP " + pp) + "): they must"
+                        + " all be on the stage that runs the vision tower. Lower " + n.pp() + (vpp > 1 ? " or " + n.vpp() : "")));
             }
         }
         facts(s, spec, tp, pp, vpp, ep, l.expertTp());

@@ -11,7 +11,9 @@ import java.util.TreeSet;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import dev.ckptdiff.mapping.Architecture;
+import dev.ckptdiff.mapping.Architectures;
 import dev.ckptdiff.mapping.Split;
+import dev.ckptdiff.mapping.VisionTowers;
 import dev.ckptdiff.megatron.ExpertKeys;
 import dev.ckptdiff.megatron.ExpertLayout;
 import dev.ckptdiff.megatron.MegatronArgs;
@@ -53,7 +55,8 @@ public final class MegatronCheck {
         List<String> unmapped = new ArrayList<>();
         for (RankShard shard : m.shards()) {
             for (int c = 0; c < shard.chunks().size(); c++) {
-                Map<Long, TreeSet<String>> perLayer = new TreeMap<>();
+                // Per numbered stack (language layers, vision blocks, deepstack mergers): layer -> rules it holds.
+                Map<String, Map<Long, TreeSet<String>>> stacks = new TreeMap<>();
                 Map<Long, TreeSet<Integer>> expertsPerLayer = new TreeMap<>();
                 for (Tensor t : shard.chunks().get(c).values()) {
                     String key = m.globalKey(shard, c, t.name());
@@ -62,9 +65,12 @@ public final class MegatronCheck {
                         unmapped.add(shard.folder() + " " + t.name());
                         continue;
                     }
-                    if (match.get().rule().megatron().contains("{L}")) {
-                        perLayer.computeIfAbsent((long) match.get().layer(), k -> new TreeSet<>())
-                                .add(t.name().substring(t.name().indexOf('.', "decoder.layers.".length()) + 1));
+                    String pattern = match.get().rule().megatron();
+                    int at = pattern.indexOf("{L}");
+                    if (at >= 0) {
+                        stacks.computeIfAbsent(pattern.substring(0, at), k -> new TreeMap<>())
+                                .computeIfAbsent((long) match.get().layer(), k -> new TreeSet<>())
+                                .add(pattern.substring(at + "{L}.".length()));
                     }
                     if (match.get().expert() >= 0) {
                         expertsPerLayer.computeIfAbsent((long) match.get().layer(), k -> new TreeSet<>())
@@ -82,16 +88,19 @@ public final class MegatronCheck {
                                 + match.get().rule().split().name().toLowerCase(java.util.Locale.ROOT) + " tensor"));
                     }
                 }
-                // MoE layers (with a router) and dense layers of an MoE model hold different keys:
-                // compare each layer with the layers of its own kind.
-                Map<Boolean, TreeSet<String>> union = new TreeMap<>();
-                perLayer.values().forEach(keys -> union.computeIfAbsent(isMoe(keys), k -> new TreeSet<>()).addAll(keys));
-                for (Map.Entry<Long, TreeSet<String>> e : perLayer.entrySet()) {
-                    TreeSet<String> lack = new TreeSet<>(union.get(isMoe(e.getValue())));
-                    lack.removeAll(e.getValue());
-                    if (!lack.isEmpty()) {
-                        s.findings().add(Finding.error(shard.folder() + " layer " + e.getKey(), "lacks " + lack
-                                + ", which the other " + (isMoe(e.getValue()) ? "MoE " : "") + "layers of this shard hold"));
+                // MoE layers (with a router) and dense layers of an MoE model hold different keys: compare each layer
+                // with the layers of its own kind, within its numbered stack (language layers, vision blocks, mergers).
+                for (Map.Entry<String, Map<Long, TreeSet<String>>> stack : stacks.entrySet()) {
+                    Map<Boolean, TreeSet<String>> union = new TreeMap<>();
+                    stack.getValue().values().forEach(keys -> union.computeIfAbsent(isMoe(keys), k -> new TreeSet<>()).addAll(keys));
+                    String what = stack.getKey().startsWith("decoder.layers.") ? " layer " : " " + stack.getKey();
+                    for (Map.Entry<Long, TreeSet<String>> e : stack.getValue().entrySet()) {
+                        TreeSet<String> lack = new TreeSet<>(union.get(isMoe(e.getValue())));
+                        lack.removeAll(e.getValue());
+                        if (!lack.isEmpty()) {
+                            s.findings().add(Finding.error(shard.folder() + what + e.getKey(), "lacks " + lack
+                                    + ", which the other " + (isMoe(e.getValue()) ? "MoE " : "") + "layers of this shard hold"));
+                        }
                     }
                 }
                 for (Map.Entry<Long, TreeSet<Integer>> e : expertsPerLayer.entrySet()) {
@@ -131,8 +140,11 @@ public final class MegatronCheck {
                 s.findings().add(Finding.error("args.untie_embeddings_and_output_weights", untie.get() + ", but config.json's"
                         + " tie_word_embeddings is " + tied + ": the two copies disagree on tied embeddings"));
             }
-            if (arch.name().equals("qwen2") && !a.getBool("add_qkv_bias").orElse(true)) {
+            if (arch.name().startsWith("qwen2") && !a.getBool("add_qkv_bias").orElse(true)) {
                 s.findings().add(Finding.error("args.add_qkv_bias", "False, but Qwen2 always has QKV biases"));
+            }
+            if (Architectures.isVision(arch)) {
+                VisionShardCheck.run(s, m, arch, hfConfig);
             }
             if (arch.name().startsWith("qwen3") && !a.getBool("qk_layernorm").orElse(true)) {
                 s.findings().add(Finding.error("args.qk_layernorm", "False, but Qwen3 always has q/k norms"));
@@ -156,7 +168,7 @@ public final class MegatronCheck {
         long h = d.h();
         int tp = d.tp();
         long qkv = (d.nh() + 2 * d.ng()) * d.hd();
-        if (h <= 0) {
+        if (h <= 0 || VisionTowers.isVision(key)) { // vision shapes come from config.json, not args
             return null;
         }
         if (match.expert() >= 0) { // a routed expert: split over the expert-tensor-parallel ranks
@@ -177,7 +189,7 @@ public final class MegatronCheck {
             case GATE_UP -> ffn > 0 ? new long[]{2 * ffn / tp, h} : null;
             case ROW -> key.endsWith("linear_fc2.weight") ? (ffn > 0 ? new long[]{h, ffn / tp} : null)
                     : new long[]{h, d.nh() * d.hd() / tp};
-            case COLUMN -> null;
+            case COLUMN, HEAD_QKV -> null;
             case REPLICATED -> key.contains("q_layernorm") || key.contains("k_layernorm") ? new long[]{d.hd()} : new long[]{h};
         };
     }

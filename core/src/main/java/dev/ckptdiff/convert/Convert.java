@@ -23,6 +23,7 @@ import dev.ckptdiff.locate.Copy;
 import dev.ckptdiff.locate.Locator;
 import dev.ckptdiff.mapping.Architecture;
 import dev.ckptdiff.mapping.Architectures;
+import dev.ckptdiff.mapping.HfKeyLayout;
 import dev.ckptdiff.megatron.MegatronCheckpoint;
 import dev.ckptdiff.tensor.DType;
 
@@ -62,7 +63,11 @@ public final class Convert {
         try (MegatronCheckpoint m = MegatronCheckpoint.open(source.path())) {
             JsonNode config = configFrom != null ? HfCheckpoint.readConfig(configFrom.resolve("config.json")) : null;
             Architecture arch = config != null ? Architectures.fromConfig(config, configFrom + "/config.json")
-                    : Architectures.fromArgs(m.args());
+                    : Architectures.fromMegatron(m);
+            if (config == null && Architectures.isVision(arch)) {
+                throw new BadInputException(source.path() + ": a " + arch.name() + " checkpoint's args do not describe its"
+                        + " vision tower; pass --config-from HF_DIR (a folder with its config.json)");
+            }
             ModelView view = Views.megatron(m, arch, config, "source");
             long vocab = config != null ? (config.has("text_config") ? config.get("text_config") : config).path("vocab_size").asLong(-1)
                     : m.args().getLong("vocab_size", -1);
@@ -153,7 +158,11 @@ public final class Convert {
             ModelFacts facts = ModelFacts.of(hf.config(), configName);
             ModelView view = Views.hf(hf, "source");
             ConfigShapes.refuseMismatches(shapesOf(view), hf.config(), configName);
-            return writeMegatron(view, arch, facts, layout, release, out, inputs, source, t0, verifier, new ArrayList<>());
+            if (Architectures.isVision(arch)) { // the table names one of the two VL key layouts
+                view = view.inLayout(HfKeyLayout.of(arch.rules().stream().flatMap(r -> r.hf().stream()).toList()));
+            }
+            return writeMegatron(view, arch, facts, Views.Dims.vision(hf.config()), layout, release, out, inputs, source,
+                    t0, verifier, new ArrayList<>());
         }
     }
 
@@ -168,7 +177,7 @@ public final class Convert {
         InputPaths inputs = InputPaths.of(src, source.path());
         inputs.refuseOverlap("--out", out.path());
         try (MegatronCheckpoint m = MegatronCheckpoint.open(source.path())) {
-            Architecture arch = Architectures.fromArgs(m.args());
+            Architecture arch = Architectures.fromMegatron(m);
             ModelView view = Views.megatron(m, arch, null, "source");
             long rows = view.tensors().entrySet().stream().filter(e -> e.getKey().endsWith("embed_tokens.weight"))
                     .mapToLong(e -> e.getValue().rows()).findFirst().orElse(-1);
@@ -177,18 +186,18 @@ public final class Convert {
                     "the args of " + source.path());
             boolean te = m.args().getString("transformer_impl").map(s -> s.contains("transformer_engine")).orElse(true);
             List<String> notes = new ArrayList<>(List.of("weights only: optimizer state, RNG state and scheduler are not carried over"));
-            return writeMegatron(view, arch, facts, new MegatronWriter.Layout(tp, pp, te, rows % tp != 0, ep, etp), false, out,
-                    inputs, source, t0, verifier, notes);
+            return writeMegatron(view, arch, facts, Views.Dims.vision(null), new MegatronWriter.Layout(tp, pp, te,
+                    rows % tp != 0, ep, etp), false, out, inputs, source, t0, verifier, notes);
         }
     }
 
-    private static Result writeMegatron(ModelView view, Architecture arch, ModelFacts facts, MegatronWriter.Layout layout,
-                                        boolean release, OutputFolder.Target out, InputPaths inputs, Copy source, long t0,
-                                        Differ verifier, List<String> notes) {
+    private static Result writeMegatron(ModelView view, Architecture arch, ModelFacts facts, Views.Dims vision,
+                                        MegatronWriter.Layout layout, boolean release, OutputFolder.Target out,
+                                        InputPaths inputs, Copy source, long t0, Differ verifier, List<String> notes) {
         try (OutputFolder folder = OutputFolder.create(out, inputs, MegatronWriter.bytes(view, layout))) {
             String iteration = release ? "release" : "iter_0000000";
             Path iterDir = folder.dir().resolve(iteration);
-            List<Path> files = MegatronWriter.write(view, arch, facts, layout, iterDir);
+            List<Path> files = MegatronWriter.write(view, arch, facts, vision, layout, iterDir);
             try {
                 Files.writeString(folder.dir().resolve("latest_checkpointed_iteration.txt"), release ? "release" : "0");
             } catch (IOException e) {

@@ -20,6 +20,7 @@ import dev.ckptdiff.io.OutputBytes;
 import dev.ckptdiff.mapping.Architecture;
 import dev.ckptdiff.mapping.Rule;
 import dev.ckptdiff.mapping.Split;
+import dev.ckptdiff.mapping.VisionTowers;
 import dev.ckptdiff.megatron.ExpertKeys;
 import dev.ckptdiff.pickle.PickleWriter;
 import dev.ckptdiff.tensor.DType;
@@ -73,7 +74,9 @@ public final class MegatronWriter {
         return OutputBytes.add(n, n / 8, "the output"); // vocabulary padding, a tied copy: a generous margin
     }
 
-    public static List<Path> write(ModelView view, Architecture arch, ModelFacts facts, Layout l, Path iterDir) {
+    /** {@code vision}: a vision tower's attention geometry (for {@link Split#HEAD_QKV}), unused without one. */
+    public static List<Path> write(ModelView view, Architecture arch, ModelFacts facts, Views.Dims vision, Layout l,
+                                   Path iterDir) {
         int tp = l.tp();
         int pp = l.pp();
         long layers = facts.layers();
@@ -121,15 +124,11 @@ public final class MegatronWriter {
                 ranks.add(new LinkedHashMap<>());
             }
             for (Key k : keys) {
-                boolean first = p == 0;
-                boolean last = p == pp - 1;
-                if (k.layer() >= 0 && k.layer() / perStage != p) {
+                if (stageOf(k, perStage, pp) != p) {
                     continue;
                 }
-                if (k.layer() < 0 && (k.global().endsWith("embedding.word_embeddings.weight") ? !first : !last)) {
-                    continue;
-                }
-                String local = k.layer() < 0 ? k.global() : k.global().replace("decoder.layers." + k.layer() + ".",
+                String local = k.layer() < 0 || VisionTowers.isVision(k.global()) ? k.global()
+                        : k.global().replace("decoder.layers." + k.layer() + ".",
                         "decoder.layers." + (k.layer() - (long) p * perStage) + ".");
                 // A routed expert goes to one EP folder under its local number, split over ETP ranks;
                 // everything else is split over TP and repeated in every EP folder.
@@ -146,7 +145,8 @@ public final class MegatronWriter {
                     placeholders.add(placeholder(local, k.rule().split(), hf, facts, width, padded, keyType));
                 }
                 List<Source> sources = placeholders.stream().map(t -> new Source("out", "", t.name(), "")).toList();
-                List<Assembled> merged = Merge.merge(k.rule(), k.hfNames(), placeholders, sources, dims, local);
+                List<Assembled> merged = Merge.merge(k.rule(), k.hfNames(), placeholders, sources,
+                        k.rule().split() == Split.HEAD_QKV ? vision : dims, local);
                 Map<Tensor, List<Fillable>> bySource = new IdentityHashMap<>();
                 for (int i = 0; i < merged.size(); i++) {
                     for (Piece piece : merged.get(i).pieces()) {
@@ -197,6 +197,14 @@ public final class MegatronWriter {
         return written;
     }
 
+    /** The pipeline stage a key lives on: the embedding and any vision tower first, layers by number, the rest last. */
+    private static int stageOf(Key k, long perStage, int pp) {
+        if (VisionTowers.isVision(k.global()) || k.global().endsWith("embedding.word_embeddings.weight")) {
+            return 0;
+        }
+        return k.layer() >= 0 ? (int) (k.layer() / perStage) : pp - 1;
+    }
+
     private static Assembled find(ModelView view, String suffix) {
         return view.tensors().entrySet().stream().filter(e -> e.getKey().endsWith(suffix)).map(Map.Entry::getValue)
                 .findFirst().orElseThrow(() -> new BadInputException("the source has no *" + suffix));
@@ -239,10 +247,13 @@ public final class MegatronWriter {
                 }
                 continue;
             }
-            for (int layer = 0; layer < facts.layers(); layer++) {
+            // Vision blocks and deepstack mergers number as many as the source holds, not the language layers.
+            boolean vision = VisionTowers.isVision(rule.megatron());
+            layers:
+            for (int layer = 0; vision || layer < facts.layers(); layer++) {
                 // In an MoE layer the norm before the MLP is pre_mlp_layernorm even in the TE spec.
-                boolean moe = layer < moeLayers.size() && moeLayers.get(layer) == 1;
-                if ((fc1Norm && moe) || (preMlpNorm && l.te() && !moe)) {
+                boolean moe = !vision && layer < moeLayers.size() && moeLayers.get(layer) == 1;
+                if (!vision && ((fc1Norm && moe) || (preMlpNorm && l.te() && !moe))) {
                     continue;
                 }
                 int experts = rule.perExpert() ? (int) facts.experts().count() : 1;
@@ -250,6 +261,9 @@ public final class MegatronWriter {
                     int expert = rule.perExpert() ? e : -1;
                     List<String> hf = ruleHfNames(rule, layer, expert);
                     long present = hf.stream().filter(view.tensors()::containsKey).count();
+                    if (vision && present == 0) {
+                        break layers;
+                    }
                     if (present == hf.size()) {
                         layerKeys.add(new Key(rule.megatron().replace("{L}", Integer.toString(layer))
                                 .replace("{E}", Integer.toString(expert)), rule, layer, expert, hf));
@@ -282,7 +296,7 @@ public final class MegatronWriter {
         long[] s = hf.getFirst().shape().clone();
         switch (split) {
             case VOCAB -> s[0] = padded / tp;
-            case COLUMN -> s[0] = s[0] / tp;
+            case COLUMN, HEAD_QKV -> s[0] = s[0] / tp;
             case ROW -> s[1] = s[1] / tp;
             case QKV -> s[0] = (f.heads() + 2 * f.groups()) * f.headDim() / tp;
             case GATE_UP -> s[0] = 2 * (s[0] / tp);

@@ -30,9 +30,9 @@ public record ModelFacts(long layers, long hidden, long ffn, long heads, long gr
 
     public static ModelFacts of(JsonNode config, String source) {
         ModelSpec s = ModelSpec.of(config, source);
-        if (s.vision() != null) {
+        if (s.vision() != null && s.moe() != null) {
             throw new BadInputException(source + ": converting " + s.family().id
-                    + " is not supported (Llama, Qwen2, Qwen3 and Qwen3-MoE models only)");
+                    + " is not supported (Llama, Qwen2, Qwen3, Qwen3-MoE, Qwen2.5-VL and Qwen3-VL models)");
         }
         Experts experts = Experts.NONE;
         if (s.moe() != null) {
@@ -44,11 +44,12 @@ public record ModelFacts(long layers, long hidden, long ffn, long heads, long gr
                     config.path("num_experts_per_tok").asLong(2), freq, config.path("norm_topk_prob").asBoolean(false));
         }
         ModelSpec.Text t = s.text();
-        JsonNode rope = config.path("rope_parameters");
-        double theta = config.path("rope_theta").asDouble(rope.path("rope_theta").asDouble(10000.0));
+        JsonNode text = config.has("text_config") ? config.get("text_config") : config; // vision-language models nest it
+        JsonNode rope = text.path("rope_parameters");
+        double theta = text.path("rope_theta").asDouble(rope.path("rope_theta").asDouble(10000.0));
         return new ModelFacts(t.layers(), t.hidden().value(), t.intermediate().value(), t.heads().value(),
                 t.kvHeads().value(), t.headDim().value(), t.vocab().value(), s.tied(), t.qkvBias(), t.oBias(), t.qkNorm(),
-                config.path("rms_norm_eps").asDouble(1e-6), theta, config.path("max_position_embeddings").asLong(4096),
+                text.path("rms_norm_eps").asDouble(1e-6), theta, text.path("max_position_embeddings").asLong(4096),
                 experts);
     }
 

@@ -15,6 +15,7 @@ import dev.ckptdiff.locate.Copy;
 import dev.ckptdiff.locate.Locator;
 import dev.ckptdiff.mapping.Architecture;
 import dev.ckptdiff.mapping.Architectures;
+import dev.ckptdiff.mapping.HfKeyLayout;
 import dev.ckptdiff.megatron.MegatronCheckpoint;
 import dev.ckptdiff.megatron.RankShard;
 
@@ -117,10 +118,17 @@ public final class DiffJob {
             Architecture arch = null;
             if (mA != null || mB != null) {
                 arch = config != null ? Architectures.fromConfig(config, (hfA != null ? hfA : hfB).dir() + "/config.json")
-                        : Architectures.fromArgs((mA != null ? mA : mB).args());
+                        : Architectures.fromMegatron(mA != null ? mA : mB);
             }
             ModelView va = hfA != null ? Views.hf(hfA, "A") : Views.megatron(mA, arch, config, "A");
             ModelView vb = hfB != null ? Views.hf(hfB, "B") : Views.megatron(mB, arch, config, "B");
+            if ((arch != null && Architectures.isVision(arch)) || HfKeyLayout.hasVision(va.tensors().keySet())
+                    || HfKeyLayout.hasVision(vb.tensors().keySet())) {
+                // Both key layouts name the same tensors: report them in the (first) HF copy's own.
+                HfKeyLayout layout = HfKeyLayout.of((hfA == null && hfB != null ? vb : va).tensors().keySet());
+                va = va.inLayout(layout);
+                vb = vb.inLayout(layout);
+            }
             List<String> notes = new ArrayList<>();
             va.notes().forEach(n -> notes.add("A: " + n));
             vb.notes().forEach(n -> notes.add("B: " + n));

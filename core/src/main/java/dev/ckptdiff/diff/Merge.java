@@ -36,10 +36,11 @@ public final class Merge {
             case ROW -> List.of(concatCols(hfNames.getFirst(), shards, sources, where));
             case QKV -> qkv(hfNames, shards, sources, dims, where, tp);
             case GATE_UP -> gateUp(hfNames, shards, sources, where);
+            case HEAD_QKV -> List.of(HeadQkv.merge(hfNames.getFirst(), shards, sources, dims, where));
         };
     }
 
-    private static Assembled concatRows(String name, List<Tensor> shards, List<Source> sources, boolean padded) {
+    static Assembled concatRows(String name, List<Tensor> shards, List<Source> sources, boolean padded) {
         List<Piece> pieces = new ArrayList<>();
         long row = 0;
         for (int r = 0; r < shards.size(); r++) {
@@ -143,11 +144,11 @@ public final class Merge {
                 new Assembled(names.get(1), shapeWithRows(first, row), up, false));
     }
 
-    private static Source part(Source s, String part) {
+    static Source part(Source s, String part) {
         return new Source(s.copy(), s.file(), s.key(), part);
     }
 
-    private static long[] shapeWithRows(Tensor t, long rows) {
+    static long[] shapeWithRows(Tensor t, long rows) {
         long[] s = t.shape().clone();
         if (s.length == 0) {
             throw new BadInputException(t.origin() + ": " + t.name() + " is a scalar " + Shapes.toString(s));

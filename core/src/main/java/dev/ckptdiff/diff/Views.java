@@ -74,11 +74,20 @@ public final class Views {
             }
             return new Dims(heads, groups, headDim);
         }
+
+        /** A vision tower's attention (one group per head), from config.json's {@code vision_config}. */
+        public static Dims vision(JsonNode config) {
+            JsonNode v = config == null ? null : config.get("vision_config");
+            long heads = v == null ? -1 : v.path("num_heads").asLong(-1);
+            long hidden = v == null ? -1 : v.path("hidden_size").asLong(-1);
+            return new Dims(heads, heads, heads > 0 && hidden > 0 ? hidden / heads : -1);
+        }
     }
 
     public static ModelView megatron(MegatronCheckpoint m, Architecture arch, JsonNode hfConfig, String label) {
         MegatronArgs args = m.args();
         Dims dims = Dims.of(args, hfConfig);
+        Dims visionDims = Dims.vision(hfConfig);
         int tp = m.layout().tp();
         boolean tied = hfConfig != null && hfConfig.size() > 0 ? tied(hfConfig)
                 : !args.getBool("untie_embeddings_and_output_weights").orElse(false);
@@ -147,8 +156,8 @@ public final class Views {
                 tiedCopies.add(entries);
                 continue;
             }
-            List<Assembled> made = Merge.merge(rule, hfNames, tensorsOf(entries), sourcesOf(entries, label), dims,
-                    m.dir() + ": " + key);
+            List<Assembled> made = Merge.merge(rule, hfNames, tensorsOf(entries), sourcesOf(entries, label),
+                    rule.split() == Split.HEAD_QKV ? visionDims : dims, m.dir() + ": " + key);
             for (Assembled a : made) {
                 if (tensors.put(a.name(), a) != null) {
                     throw new BadInputException(m.dir() + ": two Megatron keys map to " + a.name()

@@ -2,12 +2,14 @@ package dev.ckptdiff.mapping;
 
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.stream.Collectors;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
 import dev.ckptdiff.io.BadInputException;
 import dev.ckptdiff.megatron.MegatronArgs;
+import dev.ckptdiff.megatron.MegatronCheckpoint;
 
 /** The registry: every supported architecture, and how to tell which one a checkpoint is. */
 public final class Architectures {
@@ -27,9 +29,28 @@ public final class Architectures {
             Architecture.concat(Architecture.denseDecoder("", "model.", true),
                     Architecture.moeMlp("", "model.", "shared_expert")));
 
-    public static final List<Architecture> ALL = List.of(LLAMA, QWEN2, QWEN3, QWEN3_MOE);
+    /** Megatron-Bridge's Qwen2.5-VL; HF names in the older layout, as the Hub files have them. */
+    public static final Architecture QWEN2_5_VL = new Architecture("qwen2_5_vl",
+            List.of("Qwen2_5_VLForConditionalGeneration"), List.of("qwen2_5_vl"),
+            concat(Architecture.denseDecoder("language_model.", "model.", false), VisionTowers.qwen25("visual.")));
+    /** Megatron-Bridge's Qwen3-VL (dense); HF names in the newer layout, as the Hub files have them. */
+    public static final Architecture QWEN3_VL = new Architecture("qwen3_vl",
+            List.of("Qwen3VLForConditionalGeneration"), List.of("qwen3_vl"),
+            concat(Architecture.denseDecoder("language_model.", "model.language_model.", true),
+                    VisionTowers.qwen3("model.visual.")));
+
+    public static final List<Architecture> ALL = List.of(LLAMA, QWEN2, QWEN3, QWEN3_MOE, QWEN2_5_VL, QWEN3_VL);
 
     private Architectures() {
+    }
+
+    private static List<Rule> concat(List<Rule> a, List<Rule> b) {
+        return java.util.stream.Stream.concat(a.stream(), b.stream()).toList();
+    }
+
+    /** True for the vision-language families (their HF names come in two layouts, {@link HfKeyLayout}). */
+    public static boolean isVision(Architecture arch) {
+        return arch == QWEN2_5_VL || arch == QWEN3_VL;
     }
 
     public static String supported() {
@@ -53,6 +74,21 @@ public final class Architectures {
         }
         throw new BadInputException(where + ": architecture " + config.path("architectures") + " (model_type '" + type
                 + "') is not supported; supported: " + supported());
+    }
+
+    /** Vision-language families by their vision tower's Megatron key prefix (args do not describe it). */
+    private static final Map<String, Architecture> BY_VISION_PREFIX = Map.of("vision_model.", QWEN3_VL, "visual.", QWEN2_5_VL);
+
+    /** Without an HF side: a vision-language family from its keys, else from args ({@link #fromArgs}). */
+    public static Architecture fromMegatron(MegatronCheckpoint m) {
+        for (String key : m.shards().getFirst().chunks().getFirst().keySet()) {
+            for (Map.Entry<String, Architecture> e : BY_VISION_PREFIX.entrySet()) {
+                if (key.startsWith(e.getKey())) {
+                    return e.getValue();
+                }
+            }
+        }
+        return fromArgs(m.args());
     }
 
     /** Without an HF side: Qwen3(-MoE) if args say q/k layernorm, Qwen2 if QKV bias, else Llama. */

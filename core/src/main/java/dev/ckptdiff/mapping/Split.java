@@ -13,5 +13,10 @@ public enum Split {
     /** Fused QKV: per query group, its query heads then one key and one value head -> q, k, v. */
     QKV,
     /** Gated fc1: each rank holds [gate_r; up_r] -> gate, up. */
-    GATE_UP
+    GATE_UP,
+    /**
+     * Fused QKV with one group per head (a vision tower's attention), stored per head [q_h; k_h; v_h]
+     * and column-split by whole heads -> HF's single [Q; K; V] tensor.
+     */
+    HEAD_QKV
 }

@@ -17,6 +17,7 @@ import java.util.stream.Stream;
 
 import dev.ckptdiff.io.BadInputException;
 import dev.ckptdiff.io.SideFile;
+import dev.ckptdiff.mapping.VisionTowers;
 import dev.ckptdiff.pickle.Py;
 import dev.ckptdiff.pickle.PyValues;
 import dev.ckptdiff.tensor.Tensor;
@@ -346,7 +347,7 @@ public final class MegatronCheckpoint implements AutoCloseable {
     /** The layer number (up to 9 digits) in a {@code ...decoder.layers.N.rest} key, or -1. */
     static long layerOf(String key) {
         int at = key.indexOf(LAYERS);
-        if (at < 0) {
+        if (at < 0 || VisionTowers.isVision(key)) { // vision blocks are not pipeline-split language layers
             return -1;
         }
         int i = at + LAYERS.length();

@@ -54,8 +54,11 @@ class DiffFaultsTest {
 
     @Test
     void oneChangedElementIsFoundAtItsIndexAndShard() {
-        JsonNode f = FAULTS.get("hf_element");
-        Comparison c = fault("hf_element");
+        assertOneElementFault(FAULTS.get("hf_element"), fault("hf_element"));
+    }
+
+    /** Exactly one finding: one element of {@code f.tensor}, at {@code f.index}, traced to its shard file, key and index. */
+    static void assertOneElementFault(JsonNode f, Comparison c) {
         Map<String, TensorResult> bad = findings(c);
         assertEquals(List.of(f.get("tensor").asText()), List.copyOf(bad.keySet()));
         TensorResult t = bad.get(f.get("tensor").asText());
