@@ -16,6 +16,8 @@ import dev.ckptdiff.locate.Locator;
 import dev.ckptdiff.mapping.Architecture;
 import dev.ckptdiff.mapping.Architectures;
 import dev.ckptdiff.megatron.MegatronCheckpoint;
+import dev.ckptdiff.torchdist.TorchDistCheckpoint;
+import dev.ckptdiff.torchdist.TorchDistViews;
 
 /**
  * The main job: find the copies the user means, open them, build both views and compare. One path
@@ -106,6 +108,8 @@ public final class DiffJob {
             HfCheckpoint hfB = second instanceof HfCheckpoint h ? h : null;
             MegatronCheckpoint mA = first instanceof MegatronCheckpoint m ? m : null;
             MegatronCheckpoint mB = second instanceof MegatronCheckpoint m ? m : null;
+            TorchDistCheckpoint dA = first instanceof TorchDistCheckpoint d ? d : null;
+            TorchDistCheckpoint dB = second instanceof TorchDistCheckpoint d ? d : null;
             timings.mark("open");
             JsonNode config = null;
             if (hfA != null && hfA.config().size() > 0) {
@@ -114,12 +118,13 @@ public final class DiffJob {
                 config = hfB.config();
             }
             Architecture arch = null;
-            if (mA != null || mB != null) {
+            if (hfA == null || hfB == null) {
                 arch = config != null ? Architectures.fromConfig(config, (hfA != null ? hfA : hfB).dir() + "/config.json")
-                        : Architectures.fromArgs((mA != null ? mA : mB).args());
+                        : Architectures.fromArgs(mA != null ? mA.args() : mB != null ? mB.args()
+                        : dA != null ? dA.args() : dB.args());
             }
-            ModelView va = hfA != null ? Views.hf(hfA, "A") : Views.megatron(mA, arch, config, "A");
-            ModelView vb = hfB != null ? Views.hf(hfB, "B") : Views.megatron(mB, arch, config, "B");
+            ModelView va = view(first, arch, config, "A");
+            ModelView vb = view(second, arch, config, "B");
             List<String> notes = new ArrayList<>();
             va.notes().forEach(n -> notes.add("A: " + n));
             vb.notes().forEach(n -> notes.add("B: " + n));
@@ -128,6 +133,13 @@ public final class DiffJob {
             }
             if (mB != null) {
                 notes.add("B: Megatron " + mB.iteration() + ", " + mB.layout().describe() + ", " + mB.shards().size() + " shards");
+            }
+            for (TorchDistCheckpoint d : java.util.Arrays.asList(dA, dB)) {
+                if (d != null) {
+                    notes.add((d == dA ? "A" : "B") + ": Megatron torch_dist " + d.iteration() + ", "
+                            + d.chunks().values().stream().mapToInt(List::size).sum() + " chunks in " + d.files().size()
+                            + " .distcp files");
+                }
             }
             timings.mark("map names, merge shards");
             String name = arch != null ? arch.name() : config == null ? "" : config.path("architectures").path(0).asText("");
@@ -154,7 +166,19 @@ public final class DiffJob {
     }
 
     private static AutoCloseable openCopy(Copy c) {
-        return c.kind() == Copy.Kind.HF ? HfCheckpoint.open(c.path()) : MegatronCheckpoint.open(c.path());
+        if (c.kind() == Copy.Kind.HF) {
+            return HfCheckpoint.open(c.path());
+        }
+        return TorchDistCheckpoint.isTorchDist(c.path()) ? TorchDistCheckpoint.open(c.path()) : MegatronCheckpoint.open(c.path());
+    }
+
+    private static ModelView view(AutoCloseable copy, Architecture arch, JsonNode config, String label) {
+        return switch (copy) {
+            case HfCheckpoint h -> Views.hf(h, label);
+            case MegatronCheckpoint m -> Views.megatron(m, arch, config, label);
+            case TorchDistCheckpoint d -> TorchDistViews.view(d, arch, config, label);
+            default -> throw new IllegalStateException("not a checkpoint: " + copy);
+        };
     }
 
     private static <T extends AutoCloseable> T track(List<AutoCloseable> open, T t) {
