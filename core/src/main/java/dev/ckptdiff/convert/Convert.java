@@ -20,7 +20,6 @@ import dev.ckptdiff.locate.Copy;
 import dev.ckptdiff.locate.Locator;
 import dev.ckptdiff.mapping.Architecture;
 import dev.ckptdiff.mapping.Architectures;
-import dev.ckptdiff.megatron.MegatronCheckpoint;
 import dev.ckptdiff.tensor.DType;
 
 /**
@@ -54,11 +53,11 @@ public final class Convert {
         long t0 = System.nanoTime();
         Copy source = copyOf(src, Copy.Kind.MEGATRON);
         List<String> notes = new ArrayList<>();
-        try (MegatronCheckpoint m = MegatronCheckpoint.open(source.path())) {
+        try (MegatronSource m = MegatronSource.open(source.path())) {
             JsonNode config = configFrom != null ? HfCheckpoint.readJson(configFrom.resolve("config.json")) : null;
             Architecture arch = config != null ? Architectures.fromConfig(config, configFrom + "/config.json")
                     : Architectures.fromArgs(m.args());
-            ModelView view = Views.megatron(m, arch, config, "source");
+            ModelView view = m.view(arch, config);
             long vocab = config != null ? (config.has("text_config") ? config.get("text_config") : config).path("vocab_size").asLong(-1)
                     : m.args().getLong("vocab_size", -1);
             if (vocab < 0) {
@@ -87,7 +86,7 @@ public final class Convert {
         }
     }
 
-    private static ObjectNode derivedConfig(MegatronCheckpoint m, Architecture arch, long vocab) {
+    private static ObjectNode derivedConfig(MegatronSource m, Architecture arch, long vocab) {
         ModelFacts f = ModelFacts.of(m.args(), m.numLayers(), vocab);
         ObjectNode c = HfWriter.JSON.createObjectNode();
         String cls = switch (arch.name()) {
@@ -131,9 +130,9 @@ public final class Convert {
     public static Result reshard(Path src, Path out, int tp, int pp, boolean force, Differ verifier) {
         long t0 = System.nanoTime();
         Copy source = copyOf(src, Copy.Kind.MEGATRON);
-        try (MegatronCheckpoint m = MegatronCheckpoint.open(source.path())) {
+        try (MegatronSource m = MegatronSource.open(source.path())) {
             Architecture arch = Architectures.fromArgs(m.args());
-            ModelView view = Views.megatron(m, arch, null, "source");
+            ModelView view = m.view(arch, null);
             long rows = view.tensors().entrySet().stream().filter(e -> e.getKey().endsWith("embed_tokens.weight"))
                     .mapToLong(e -> e.getValue().rows()).findFirst().orElse(-1);
             ModelFacts facts = ModelFacts.of(m.args(), m.numLayers(), m.args().getLong("vocab_size", rows));

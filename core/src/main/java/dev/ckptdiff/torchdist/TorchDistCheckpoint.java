@@ -229,6 +229,21 @@ public final class TorchDistCheckpoint implements AutoCloseable {
         return common == null || common.get("iteration") == null ? Optional.empty() : PyValues.asLong(common.get("iteration"));
     }
 
+    /** The leading axis of the stacked layer keys (every stacked key must agree), else args.num_layers. */
+    public int numLayers() {
+        long n = -1;
+        for (GlobalTensor g : index.tensors().values()) {
+            if (TorchDistViews.stacked(g.key()) && g.shape().length > 0) {
+                if (n >= 0 && n != g.shape()[0]) {
+                    throw BadInputException.in(dir.resolve(INDEX), g.key() + " stacks " + g.shape()[0]
+                            + " layers, other stacked keys " + n);
+                }
+                n = g.shape()[0];
+            }
+        }
+        return (int) (n >= 0 ? n : args.getLong("num_layers", 0));
+    }
+
     /** Byte items that are Transformer Engine's {@code _extra_state} (not weights). */
     public long extraStates() {
         return index.byteItems().keySet().stream().filter(k -> k.contains("._extra_state/")).count();
