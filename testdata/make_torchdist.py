@@ -310,6 +310,16 @@ def plant_faults(it, out):
     with open(d / ".metadata", "wb") as fh:
         pickle.dump(meta, fh)
 
+    # 4. An index that holds an object of a class no DCP index holds (a reader must refuse it by name,
+    #    never import it).
+    import collections
+    d = out / "foreign_class" / it.name
+    shutil.copytree(it, d)
+    meta = pickle.loads((it / ".metadata").read_bytes())
+    meta.planner_data = collections.Counter(a=1)
+    with open(d / ".metadata", "wb") as fh:
+        pickle.dump(meta, fh)
+
 
 if __name__ == "__main__":
     main()
