@@ -262,7 +262,21 @@ def main():
     (OUT / "weights.manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
     shutil.rmtree(tmp)
     plant_faults(actor / f"iter_{ITERATION:07d}", OUT / "faults")
+    wrong_args(actor, OUT / "faults" / "wrong_args" / "global_step_10" / "actor")
     print("wrote", OUT)
+
+
+def wrong_args(actor, out):
+    """A step whose Megatron args disagree with its weights and config.json (ffn_hidden_size 128, not 96),
+    given as common.pt: older Megatron-Core (<= 0.18) saves the common state there, and readers prefer it."""
+    shutil.copytree(actor, out)
+    it = out / f"iter_{ITERATION:07d}"
+    meta = __import__("pickle").loads((it / ".metadata").read_bytes())
+    info = next(v for k, v in meta.storage_data.items() if k.fqn.startswith("common_state/"))
+    raw = (it / info.relative_path).read_bytes()[info.offset:info.offset + info.length]
+    common = torch.load(io.BytesIO(raw), weights_only=False)[0]
+    common["args"].ffn_hidden_size = 128
+    torch.save(common, it / "common.pt")
 
 
 FAULT_KEY, FAULT_CHUNK, FAULT_ELEMENT = "decoder.layers.self_attention.linear_qkv.weight", (2, 64, 0), (0, 5, 7)

@@ -96,4 +96,15 @@ class TorchDistCliTest {
         assertEquals(0, d.exit(), d.out());
         assertTrue(d.out().contains("51 identical"), d.out());
     }
+
+    @Test
+    void checkAcceptsTheStepAndFailsWrongArgs() {
+        Cli ok = Cli.run("check", ROOT.resolve("global_step_10").toString());
+        assertEquals(0, ok.exit(), ok.out() + ok.err());
+        assertTrue(ok.out().contains("Megatron torch_dist checkpoint"), ok.out());
+        Cli bad = Cli.run("check", ROOT.resolve("faults/wrong_args/global_step_10").toString());
+        assertEquals(1, bad.exit(), bad.out() + bad.err());
+        assertTrue(bad.out().contains("error: args.ffn_hidden_size: 128, but config.json's intermediate_size is 96"),
+                bad.out());
+    }
 }

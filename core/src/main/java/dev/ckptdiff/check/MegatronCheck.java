@@ -79,39 +79,45 @@ public final class MegatronCheck {
             s.findings().add(Finding.warning("mapping", unmapped.size() + " keys are not in the " + arch.name()
                     + " table and were not shape-checked (e.g. " + unmapped.getFirst() + ")"));
         }
-        if (hfConfig != null && hfConfig.size() > 0) {
-            JsonNode t = hfConfig.has("text_config") ? hfConfig.get("text_config") : hfConfig;
-            agree(s, a, "hidden_size", t, "hidden_size");
-            agree(s, a, "ffn_hidden_size", t, "intermediate_size");
-            agree(s, a, "num_attention_heads", t, "num_attention_heads");
-            agree(s, a, "num_query_groups", t, "num_key_value_heads");
-            agree(s, a, "num_layers", t, "num_hidden_layers");
-            if (t.path("head_dim").isNumber()) {
-                agree(s, a, "kv_channels", t, "head_dim");
-            }
-            long v = t.path("vocab_size").asLong(-1);
-            if (vocab >= 0 && v >= 0 && vocab < v) {
-                s.findings().add(Finding.error("args.padded_vocab_size", vocab + " rows, fewer than config.json's vocab_size "
-                        + v + ": tokens beyond " + vocab + " have no embedding"));
-            }
-            boolean tied = hfConfig.path("tie_word_embeddings").asBoolean(t.path("tie_word_embeddings").asBoolean(false));
-            Optional<Boolean> untie = a.getBool("untie_embeddings_and_output_weights");
-            if (untie.isPresent() && untie.get() == tied) {
-                s.findings().add(Finding.error("args.untie_embeddings_and_output_weights", untie.get() + ", but config.json's"
-                        + " tie_word_embeddings is " + tied + ": the two copies disagree on tied embeddings"));
-            }
-            if (arch.name().equals("qwen2") && !a.getBool("add_qkv_bias").orElse(true)) {
-                s.findings().add(Finding.error("args.add_qkv_bias", "False, but Qwen2 always has QKV biases"));
-            }
-            if (arch.name().equals("qwen3") && !a.getBool("qk_layernorm").orElse(true)) {
-                s.findings().add(Finding.error("args.qk_layernorm", "False, but Qwen3 always has q/k norms"));
-            }
-        }
+        argsAgainstConfig(s, a, arch, hfConfig, vocab);
         return s.coalesced();
     }
 
-    private static long[] expectedShape(Architecture.Match match, String key, int tp, long h, long ffn, long nh, long ng,
-                                        long hd, long vocab) {
+    /** In a step folder: the Megatron args must describe the model config.json describes. */
+    static void argsAgainstConfig(Section s, MegatronArgs a, Architecture arch, JsonNode hfConfig, long vocab) {
+        if (hfConfig == null || hfConfig.size() == 0) {
+            return;
+        }
+        JsonNode t = hfConfig.has("text_config") ? hfConfig.get("text_config") : hfConfig;
+        agree(s, a, "hidden_size", t, "hidden_size");
+        agree(s, a, "ffn_hidden_size", t, "intermediate_size");
+        agree(s, a, "num_attention_heads", t, "num_attention_heads");
+        agree(s, a, "num_query_groups", t, "num_key_value_heads");
+        agree(s, a, "num_layers", t, "num_hidden_layers");
+        if (t.path("head_dim").isNumber()) {
+            agree(s, a, "kv_channels", t, "head_dim");
+        }
+        long v = t.path("vocab_size").asLong(-1);
+        if (vocab >= 0 && v >= 0 && vocab < v) {
+            s.findings().add(Finding.error("args.padded_vocab_size", vocab + " rows, fewer than config.json's vocab_size "
+                    + v + ": tokens beyond " + vocab + " have no embedding"));
+        }
+        boolean tied = hfConfig.path("tie_word_embeddings").asBoolean(t.path("tie_word_embeddings").asBoolean(false));
+        Optional<Boolean> untie = a.getBool("untie_embeddings_and_output_weights");
+        if (untie.isPresent() && untie.get() == tied) {
+            s.findings().add(Finding.error("args.untie_embeddings_and_output_weights", untie.get() + ", but config.json's"
+                    + " tie_word_embeddings is " + tied + ": the two copies disagree on tied embeddings"));
+        }
+        if (arch.name().equals("qwen2") && !a.getBool("add_qkv_bias").orElse(true)) {
+            s.findings().add(Finding.error("args.add_qkv_bias", "False, but Qwen2 always has QKV biases"));
+        }
+        if (arch.name().equals("qwen3") && !a.getBool("qk_layernorm").orElse(true)) {
+            s.findings().add(Finding.error("args.qk_layernorm", "False, but Qwen3 always has q/k norms"));
+        }
+    }
+
+    static long[] expectedShape(Architecture.Match match, String key, int tp, long h, long ffn, long nh, long ng,
+                                long hd, long vocab) {
         Split split = match.rule().split();
         boolean bias = key.endsWith(".bias");
         long qkv = (nh + 2 * ng) * hd;

@@ -118,7 +118,7 @@ public final class TorchDistViews {
     }
 
     /** {@code decoder.layers.<sub>} without a layer number is a stack of all layers. */
-    static boolean stacked(String key) {
+    public static boolean stacked(String key) {
         if (!key.startsWith(STACK)) {
             return false;
         }

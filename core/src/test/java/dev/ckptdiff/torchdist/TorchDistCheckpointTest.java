@@ -17,6 +17,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import dev.ckptdiff.Fixtures;
+import dev.ckptdiff.check.CheckRunner;
+import dev.ckptdiff.check.Finding;
+import dev.ckptdiff.check.Section;
+import dev.ckptdiff.check.Severity;
 import dev.ckptdiff.convert.Convert;
 import dev.ckptdiff.diff.Comparison;
 import dev.ckptdiff.diff.DiffJob;
@@ -195,5 +199,25 @@ class TorchDistCheckpointTest {
         Comparison c = diff(out, HF);
         assertEquals(0, c.findings());
         assertEquals(hfTensorCount(), c.outcome().tensors().size());
+    }
+
+    @Test
+    void checkPassesACleanStepAndFindsArgsThatDisagreeWithTheWeights() {
+        List<Section> clean = CheckRunner.run(ROOT.resolve("global_step_10"), null);
+        Section td = clean.stream().filter(x -> x.title().contains("torch_dist")).findFirst().orElseThrow();
+        assertEquals(0, td.errors(), td.findings().toString());
+        assertEquals("10 (iter_0000010)", td.facts().get("iteration"));
+
+        // common.pt (older Megatron-Core) wins over the common_state item, as in Megatron-Core's loader.
+        Path bad = ROOT.resolve("faults/wrong_args/global_step_10");
+        try (TorchDistCheckpoint d = TorchDistCheckpoint.open(bad.resolve("actor/iter_0000010"))) {
+            assertEquals("common.pt", d.commonSource().orElseThrow());
+            assertEquals(128, d.args().getLong("ffn_hidden_size", -1));
+        }
+        Section s = CheckRunner.run(bad, null).stream().filter(x -> x.title().contains("torch_dist")).findFirst().orElseThrow();
+        List<String> subjects = s.findings().stream().filter(f -> f.severity() == Severity.ERROR).map(Finding::subject).toList();
+        assertEquals(List.of("decoder.layers.mlp.linear_fc1.weight", "decoder.layers.mlp.linear_fc2.weight",
+                "args.ffn_hidden_size"), subjects);
+        assertTrue(s.findings().getFirst().message().contains("imply [4, 256, 64]"), s.findings().getFirst().message());
     }
 }
