@@ -43,6 +43,7 @@ ITERATION = 10
 TP, PP = 2, 2
 HIDDEN, HEADS, GROUPS, FFN, LAYERS = 64, 4, 2, 96, 4
 VOCAB, PADDED_VOCAB = 250, 256   # Megatron pads the vocabulary; the HF copy has the real size
+TIED = False
 SEQ = 32
 
 TRITON_STUB = '''
@@ -106,7 +107,7 @@ def build_model(pre, post):
     # bf16 throughout, as Megatron-LM's Float16Module makes it (local RMSNorm would stay fp32 otherwise).
     return GPTModel(config=config(), transformer_layer_spec=get_gpt_layer_local_spec(normalization="RMSNorm"),
                     vocab_size=PADDED_VOCAB, max_sequence_length=SEQ, pre_process=pre, post_process=post,
-                    share_embeddings_and_output_weights=False, position_embedding_type="rope",
+                    share_embeddings_and_output_weights=TIED, position_embedding_type="rope",
                     rotary_base=10000).to(torch.bfloat16)
 
 
@@ -131,15 +132,17 @@ def megatron_args():
         expert_model_parallel_size=1, num_layers=LAYERS, hidden_size=HIDDEN, ffn_hidden_size=FFN,
         num_attention_heads=HEADS, num_query_groups=GROUPS, group_query_attention=True, kv_channels=HIDDEN // HEADS,
         padded_vocab_size=PADDED_VOCAB, vocab_size=VOCAB, make_vocab_size_divisible_by=128, add_qkv_bias=True,
-        qk_layernorm=False, untie_embeddings_and_output_weights=True, transformer_impl="local",
+        qk_layernorm=False, untie_embeddings_and_output_weights=not TIED, transformer_impl="local",
         params_dtype=torch.bfloat16, bf16=True, swiglu=True, normalization="RMSNorm", position_embedding_type="rope",
         rotary_base=10000, norm_epsilon=1e-6, seq_length=SEQ, max_position_embeddings=SEQ, ckpt_format="torch_dist",
         iteration=ITERATION,
     )
 
 
-def worker(rank, world, port, tmp):
-    _PAR[:] = [TP, PP] if world > 1 else [1, 1]
+def worker(rank, world, port, tmp, mode="save", dims=None):
+    if dims:  # another shape (bench/make_torchdist_bench.py); spawned processes start from the defaults
+        globals().update(dims)
+    _PAR[:] = [TP, PP] if mode == "save" else [1, 1]
     stub_triton()
     if not torch.cuda.is_available():
         # Megatron-Core's saver assumes a GPU: it syncs before copying and reduces a flag tensor on
@@ -161,7 +164,7 @@ def worker(rank, world, port, tmp):
     tp_rank = parallel_state.get_tensor_model_parallel_rank()
     pp_rank = parallel_state.get_pipeline_model_parallel_rank()
     model = build_model(pp_rank == 0, pp_rank == pp - 1)
-    if tp * pp > 1:
+    if mode == "save":
         randomize(model, tp_rank, pp_rank)
         # Megatron-LM training's generate_state_dict: the model's sharded state dict plus common values.
         state = {"model": model.sharded_state_dict(metadata={"singleton_local_shards": False}),
@@ -194,8 +197,9 @@ def to_hf(sd):
     """Megatron (TP1, layer-numbered) names -> HF Qwen2 names: QKV per-group interleave, fc1 = [gate; up]."""
     hd, hpg = HIDDEN // HEADS, HEADS // GROUPS
     out = {"model.embed_tokens.weight": sd["embedding.word_embeddings.weight"][:VOCAB],
-           "lm_head.weight": sd["output_layer.weight"][:VOCAB],
            "model.norm.weight": sd["decoder.final_layernorm.weight"]}
+    if not TIED:
+        out["lm_head.weight"] = sd["output_layer.weight"][:VOCAB]
     for i in range(LAYERS):
         m, h = f"decoder.layers.{i}.", f"model.layers.{i}."
         for suffix in ("weight", "bias"):
@@ -233,9 +237,9 @@ def write_hf(tp1, folder):
     model.save_pretrained(folder)
 
 
-def run(world, tmp):
+def run(world, tmp, mode, dims=None):
     port = 29500 + os.getpid() % 1000 + world
-    mp.spawn(worker, args=(world, port, tmp), nprocs=world, join=True)
+    mp.spawn(worker, args=(world, port, tmp, mode, dims), nprocs=world, join=True)
 
 
 def sha(t):
@@ -245,8 +249,8 @@ def sha(t):
 def main():
     tmp = Path(tempfile.mkdtemp(prefix="torchdist-"))
     (tmp / "dist").mkdir()
-    run(TP * PP, tmp)
-    run(1, tmp)
+    run(TP * PP, tmp, "save")
+    run(1, tmp, "load")
     tp1 = torch.load(tmp / "tp1.pt", weights_only=True)
     if OUT.exists():
         shutil.rmtree(OUT)

@@ -34,12 +34,7 @@ public final class MegatronCheck {
         s.facts().put("iteration", m.iteration());
         s.facts().put("layout", m.layout().describe() + ", " + m.shards().size() + " shards, " + m.numLayers() + " layers");
         s.facts().put("mapping table", arch.name());
-        long h = a.getLong("hidden_size", -1);
-        long ffn = a.getLong("ffn_hidden_size", -1);
-        long nh = a.getLong("num_attention_heads", -1);
-        long ng = a.getBool("group_query_attention").orElse(true) ? a.getLong("num_query_groups", nh) : nh;
-        long hd = a.getLong("kv_channels", nh > 0 && h > 0 ? h / nh : -1);
-        long vocab = a.getLong("padded_vocab_size", -1);
+        ArgDims dims = ArgDims.of(a);
         List<String> unmapped = new ArrayList<>();
         for (RankShard shard : m.shards()) {
             for (int c = 0; c < shard.chunks().size(); c++) {
@@ -55,11 +50,10 @@ public final class MegatronCheck {
                         perLayer.computeIfAbsent((long) match.get().layer(), k -> new TreeSet<>())
                                 .add(t.name().substring(t.name().indexOf('.', "decoder.layers.".length()) + 1));
                     }
-                    long[] expected = expectedShape(match.get(), key, tp, h, ffn, nh, ng, hd, vocab);
+                    long[] expected = expectedShape(match.get(), key, tp, dims);
                     if (expected != null && !java.util.Arrays.equals(expected, t.shape())) {
                         s.findings().add(Finding.error(shard.folder() + " " + t.name(), "shape " + t.shapeString()
-                                + ", but args (TP " + tp + ", hidden " + h + ", heads " + nh + "/" + ng + " groups, kv_channels "
-                                + hd + ", ffn " + ffn + ", padded vocab " + vocab + ") imply " + Shapes.toString(expected)
+                                + ", but args (TP " + tp + ", " + dims.describe() + ") imply " + Shapes.toString(expected)
                                 + " for a " + match.get().rule().split().name().toLowerCase(java.util.Locale.ROOT) + " tensor"));
                     }
                 }
@@ -79,7 +73,7 @@ public final class MegatronCheck {
             s.findings().add(Finding.warning("mapping", unmapped.size() + " keys are not in the " + arch.name()
                     + " table and were not shape-checked (e.g. " + unmapped.getFirst() + ")"));
         }
-        argsAgainstConfig(s, a, arch, hfConfig, vocab);
+        argsAgainstConfig(s, a, arch, hfConfig, dims.paddedVocab());
         return s.coalesced();
     }
 
@@ -116,8 +110,13 @@ public final class MegatronCheck {
         }
     }
 
-    static long[] expectedShape(Architecture.Match match, String key, int tp, long h, long ffn, long nh, long ng,
-                                long hd, long vocab) {
+    static long[] expectedShape(Architecture.Match match, String key, int tp, ArgDims d) {
+        long h = d.hidden();
+        long ffn = d.ffn();
+        long nh = d.heads();
+        long ng = d.groups();
+        long hd = d.headDim();
+        long vocab = d.paddedVocab();
         Split split = match.rule().split();
         boolean bias = key.endsWith(".bias");
         long qkv = (nh + 2 * ng) * hd;

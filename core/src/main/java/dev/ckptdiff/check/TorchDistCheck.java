@@ -42,12 +42,7 @@ public final class TorchDistCheck {
                     + " config in run_config.yaml): shapes not checked against args"));
             return s.coalesced();
         }
-        long h = a.getLong("hidden_size", -1);
-        long ffn = a.getLong("ffn_hidden_size", -1);
-        long nh = a.getLong("num_attention_heads", -1);
-        long ng = a.getBool("group_query_attention").orElse(true) ? a.getLong("num_query_groups", nh) : nh;
-        long hd = a.getLong("kv_channels", nh > 0 && h > 0 ? h / nh : -1);
-        long vocab = a.getLong("padded_vocab_size", -1);
+        ArgDims dims = ArgDims.of(a);
         long layers = a.getLong("num_layers", -1);
         List<String> unmapped = new ArrayList<>();
         for (GlobalTensor g : d.index().tensors().values()) {
@@ -62,10 +57,9 @@ public final class TorchDistCheck {
                 unmapped.add(g.key());
                 continue;
             }
-            long[] expected = MegatronCheck.expectedShape(match.get(), key, 1, h, ffn, nh, ng, hd, vocab);
+            long[] expected = MegatronCheck.expectedShape(match.get(), key, 1, dims);
             if (expected != null && !Arrays.equals(expected, shape)) {
-                s.findings().add(Finding.error(g.key(), "global shape " + g.shapeString() + ", but args (hidden " + h
-                        + ", heads " + nh + "/" + ng + " groups, kv_channels " + hd + ", ffn " + ffn + ", padded vocab " + vocab
+                s.findings().add(Finding.error(g.key(), "global shape " + g.shapeString() + ", but args (" + dims.describe()
                         + ") imply " + Shapes.toString(stacked ? prepend(g.shape()[0], expected) : expected)));
             }
         }
@@ -73,7 +67,7 @@ public final class TorchDistCheck {
             s.findings().add(Finding.warning("mapping", unmapped.size() + " keys are not in the " + arch.name()
                     + " table and were not shape-checked (e.g. " + unmapped.getFirst() + ")"));
         }
-        MegatronCheck.argsAgainstConfig(s, a, arch, hfConfig, vocab);
+        MegatronCheck.argsAgainstConfig(s, a, arch, hfConfig, dims.paddedVocab());
         return s.coalesced();
     }
 

@@ -188,14 +188,10 @@ public final class TorchDistViews {
     }
 
     private static List<Assembled> qkv(LayerTensor t, List<String> names, Views.Dims d, String where) {
+        long hpg = d.headsPerGroup(where);
         long nh = d.heads();
         long ng = d.groups();
         long hd = d.headDim();
-        if (nh <= 0 || ng <= 0 || hd <= 0 || nh % ng != 0) {
-            throw new BadInputException(where + ": cannot split fused QKV: heads " + nh + ", query groups " + ng
-                    + ", head dim " + hd + " (from args / config.json)");
-        }
-        long hpg = nh / ng;
         long perGroup = (hpg + 2) * hd;
         if (Piece.rowsOf(t.shape()) != ng * perGroup) {
             throw new BadInputException(where + ": fused QKV has " + Piece.rowsOf(t.shape()) + " rows; " + ng
