@@ -328,7 +328,22 @@ def plant_faults(it, out):
     with open(d / ".metadata", "wb") as fh:
         pickle.dump(meta, fh)
 
-    # 4. An index that holds an object of a class no DCP index holds (a reader must refuse it by name,
+    # 4. An interrupted save: Megatron-Core writes metadata.json last.
+    d = out / "no_metadata_json" / it.name
+    shutil.copytree(it, d)
+    (d / "metadata.json").unlink()
+
+    # 5. Another sharded backend (zarr, Megatron-Core's older alternative).
+    d = out / "zarr_backend" / it.name
+    shutil.copytree(it, d)
+    (d / "metadata.json").write_text(json.dumps({"sharded_backend": "zarr", "sharded_backend_version": 1}))
+
+    # 6. A .distcp file lost in a copy.
+    d = out / "missing_file" / it.name
+    shutil.copytree(it, d)
+    (d / info.relative_path).unlink()
+
+    # 7. An index that holds an object of a class no DCP index holds (a reader must refuse it by name,
     #    never import it).
     import collections
     d = out / "foreign_class" / it.name

@@ -47,7 +47,8 @@ class TorchDistCliTest {
 
     @ParameterizedTest
     @CsvSource({"truncated, __3_0.distcp, truncated", "missing_chunk, .metadata, is in no chunk",
-            "foreign_class, .metadata, collections.Counter"})
+            "foreign_class, .metadata, collections.Counter", "no_metadata_json, iter_0000010, save did not finish",
+            "zarr_backend, metadata.json, zarr checkpoints are not read", "missing_file, __3_0.distcp, is missing"})
     void brokenCheckpointsAreOneLineErrorsWithExitTwo(String fault, String file, String says) {
         Path it = ROOT.resolve("faults").resolve(fault).resolve("iter_0000010");
         for (Cli r : new Cli[]{Cli.run("inspect", it.toString()),

@@ -34,7 +34,7 @@ public final class TorchDistCheckpoint implements AutoCloseable {
     private static final String COMMON_ITEM = "common_state/";
 
     /** One chunk of a key with its tensor, a view of the archive inside its {@code .distcp} file. */
-    public record Chunk(GlobalTensor of, ChunkMeta meta, Tensor tensor) {
+    public record Chunk(GlobalTensor of, ChunkMeta meta, Tensor tensor, TorchFile archive) {
         /** For reports: the file, its byte range, and the chunk as a slice of the global key. */
         public String describe() {
             return meta.where().describe() + " " + of.key() + meta.slice();
@@ -99,15 +99,39 @@ public final class TorchDistCheckpoint implements AutoCloseable {
         Map<String, MappedFile> files = new LinkedHashMap<>();
         List<TorchFile> archives = new ArrayList<>();
         try {
-            Map<String, List<Chunk>> chunks = new LinkedHashMap<>();
+            record Item(GlobalTensor g, ChunkMeta c) {
+            }
+            List<Item> items = new ArrayList<>();
             for (GlobalTensor g : index.tensors().values()) {
                 Coverage.check(indexPath, g);
-                List<Chunk> list = new ArrayList<>();
                 for (ChunkMeta c : g.chunks()) {
-                    list.add(readChunk(dir, g, c, files, archives));
+                    mapped(dir, g.key() + c.slice(), c.where(), files);
+                    items.add(new Item(g, c));
                 }
-                chunks.put(g.key(), List.copyOf(list));
             }
+            // Chunk archives are independent: parsing their zips and pickles in parallel hides latency.
+            Object[] read = new Object[items.size()];
+            java.util.stream.IntStream.range(0, items.size()).parallel().forEach(i -> {
+                try {
+                    read[i] = readChunk(dir, items.get(i).g(), items.get(i).c(), files);
+                } catch (RuntimeException e) {
+                    read[i] = e;
+                }
+            });
+            Map<String, List<Chunk>> chunks = new LinkedHashMap<>();
+            RuntimeException failure = null;
+            for (int i = 0; i < read.length; i++) {
+                if (read[i] instanceof Chunk c) {
+                    archives.add(c.archive());
+                    chunks.computeIfAbsent(c.of().key(), k -> new ArrayList<>()).add(c);
+                } else if (failure == null) {
+                    failure = (RuntimeException) read[i];
+                }
+            }
+            if (failure != null) {
+                throw failure;
+            }
+            chunks.replaceAll((k, v) -> List.copyOf(v));
             Py.Dict common = null;
             String commonSource = null;
             Path commonPt = dir.resolve("common.pt");
@@ -140,25 +164,38 @@ public final class TorchDistCheckpoint implements AutoCloseable {
         }
     }
 
-    private static Chunk readChunk(Path dir, GlobalTensor g, ChunkMeta c, Map<String, MappedFile> files,
-                                   List<TorchFile> archives) {
+    private static Chunk readChunk(Path dir, GlobalTensor g, ChunkMeta c, Map<String, MappedFile> files) {
         String what = g.key() + c.slice();
         TorchFile tf = archive(dir, what, c.where(), files);
-        archives.add(tf);
         Path file = dir.resolve(c.where().file());
         if (!(tf.root() instanceof Py.Domain d) || !(d.value() instanceof TorchTensor t)) {
+            tf.close();
             throw BadInputException.in(file, "chunk " + what + " at " + c.where().describe() + " holds no tensor");
         }
         if (t.dtype() != g.dtype() || !Arrays.equals(t.shape(), c.sizes())) {
+            tf.close();
             throw BadInputException.in(file, "chunk " + what + " at " + c.where().describe() + " holds a " + t.dtype()
                     + " tensor of shape " + dev.ckptdiff.tensor.Shapes.toString(t.shape()) + ", the index says "
                     + g.dtype() + " " + dev.ckptdiff.tensor.Shapes.toString(c.sizes()));
         }
-        return new Chunk(g, c, t.named(g.key(), c.where().file()));
+        return new Chunk(g, c, t.named(g.key(), c.where().file()), tf);
     }
 
     /** The torch.save archive at an item's place, read in place: a window of the mapped file. */
     private static TorchFile archive(Path dir, String what, StorageInfo at, Map<String, MappedFile> files) {
+        Path path = dir.resolve(at.file());
+        MappedFile f = mapped(dir, what, at, files);
+        try {
+            return TorchFile.of(f.window(at.offset(), at.length(), what));
+        } catch (BadInputException e) {
+            String inner = e.getMessage().startsWith(path + ": ") ? e.getMessage().substring(path.toString().length() + 2)
+                    : e.getMessage();
+            throw BadInputException.in(path, what + " at " + at.describe() + " is not a valid torch.save archive: " + inner);
+        }
+    }
+
+    /** The item's file, mapped on first use (single-threaded), after checking the item lies inside it. */
+    private static MappedFile mapped(Path dir, String what, StorageInfo at, Map<String, MappedFile> files) {
         Path path = dir.resolve(at.file());
         MappedFile f = files.get(at.file());
         if (f == null) {
@@ -172,13 +209,7 @@ public final class TorchDistCheckpoint implements AutoCloseable {
             throw BadInputException.in(path, what + " lies at " + at.describe() + " but the file has " + f.size()
                     + " bytes (truncated?)");
         }
-        try {
-            return TorchFile.of(f.window(at.offset(), at.length(), what));
-        } catch (BadInputException e) {
-            String inner = e.getMessage().startsWith(path + ": ") ? e.getMessage().substring(path.toString().length() + 2)
-                    : e.getMessage();
-            throw BadInputException.in(path, what + " at " + at.describe() + " is not a valid torch.save archive: " + inner);
-        }
+        return f;
     }
 
     public Path dir() {
