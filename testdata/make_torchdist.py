@@ -266,8 +266,18 @@ def main():
     (OUT / "weights.manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
     shutil.rmtree(tmp)
     plant_faults(actor / f"iter_{ITERATION:07d}", OUT / "faults")
+    protocol5(actor / f"iter_{ITERATION:07d}", OUT / "protocol5" / f"iter_{ITERATION:07d}")
     wrong_args(actor, OUT / "faults" / "wrong_args" / "global_step_10" / "actor")
     print("wrote", OUT)
+
+
+def protocol5(it, out):
+    """The same checkpoint with .metadata as Python 3.14 writes it (pickle.DEFAULT_PROTOCOL 5)."""
+    import pickle
+    shutil.copytree(it, out)
+    meta = pickle.loads((it / ".metadata").read_bytes())
+    with open(out / ".metadata", "wb") as fh:
+        pickle.dump(meta, fh, protocol=5)
 
 
 def wrong_args(actor, out):

@@ -136,6 +136,15 @@ class TorchDistCheckpointTest {
     }
 
     @Test
+    void aProtocol5IndexReadsTheSame() throws Exception {
+        Path it = ROOT.resolve("protocol5/iter_0000010");
+        assertEquals(5, Files.readAllBytes(it.resolve(".metadata"))[1], "the fixture's pickle protocol");
+        Comparison c = diff(HF, it);
+        assertEquals(0, c.findings());
+        assertEquals(hfTensorCount(), c.outcome().tensors().size());
+    }
+
+    @Test
     void oneChangedElementIsBlamedOnItsFileChunkAndElement() {
         JsonNode f = Fixtures.json(ROOT.resolve("faults/element/FAULT.json"));
         Comparison c = diff(HF, ROOT.resolve("faults/element/iter_0000010"));
