@@ -47,13 +47,17 @@ final class InspectCommand implements Callable<Integer> {
     @Option(names = "--no-tensors", description = "Only the summary, no tensor list.")
     boolean noTensors;
 
+    @Option(names = "--chunks", description = "torch_dist: also list every chunk (its slice of the global tensor,"
+            + " .distcp file, byte offset and length).")
+    boolean chunks;
+
     @Option(names = "--sha256", description = "Also print each tensor's SHA-256 (of its elements in row-major order)."
             + " Reads all tensor data.")
     boolean sha256;
 
     @Override
     public Integer call() throws Exception {
-        Inspection ins = Inspector.inspect(path, tree, sha256);
+        Inspection ins = Inspector.inspect(path, tree, sha256, chunks);
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
             out.println(Json.MAPPER.writeValueAsString(toJson(ins)));
@@ -63,6 +67,7 @@ final class InspectCommand implements Callable<Integer> {
             out.println(switch (c.kind()) {
                 case "hf" -> "HF model";
                 case "megatron" -> "Megatron checkpoint";
+                case "torch_dist" -> "Megatron torch_dist checkpoint";
                 default -> "torch.save file";
             } + " (" + c.role() + "): " + Text.safe(c.path().toString()));
             List<String[]> facts = new ArrayList<>();
@@ -78,8 +83,8 @@ final class InspectCommand implements Callable<Integer> {
                 rows.add(sha256 ? new String[]{"  name", "dtype", "shape", "size", "where", "sha256"}
                         : new String[]{"  name", "dtype", "shape", "size", "where"});
                 for (Inspection.TensorRow r : c.tensors()) {
-                    String[] row = {"  " + Text.safe(r.name()), r.dtype(), Shapes.toString(r.shape()),
-                            Text.bytes(r.bytes()), Text.safe(where(r))};
+                    String[] row = {(r.chunk().equals("chunk") ? "    " : "  ") + Text.safe(r.name()), r.dtype(),
+                            Shapes.toString(r.shape()), Text.bytes(r.bytes()), Text.safe(where(r))};
                     rows.add(sha256 ? java.util.stream.Stream.concat(java.util.Arrays.stream(row),
                             java.util.stream.Stream.of(r.sha256())).toArray(String[]::new) : row);
                 }
@@ -95,8 +100,8 @@ final class InspectCommand implements Callable<Integer> {
     }
 
     private static String where(Inspection.TensorRow r) {
-        return r.file() + (r.chunk().isEmpty() || r.chunk().equals("model") ? "" : " " + r.chunk())
-                + (r.key().equals(r.name()) ? "" : " (" + r.key() + ")");
+        return r.file() + (r.chunk().isEmpty() || r.chunk().equals("model") || r.chunk().equals("chunk") ? "" : " " + r.chunk())
+                + (r.key().equals(r.name()) || r.chunk().equals("chunk") ? "" : " (" + r.key() + ")");
     }
 
     private static ObjectNode toJson(Inspection ins) {

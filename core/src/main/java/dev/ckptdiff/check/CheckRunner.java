@@ -12,6 +12,7 @@ import dev.ckptdiff.locate.Locator;
 import dev.ckptdiff.mapping.Architecture;
 import dev.ckptdiff.mapping.Architectures;
 import dev.ckptdiff.megatron.MegatronCheckpoint;
+import dev.ckptdiff.torchdist.TorchDistCheckpoint;
 
 /** {@code check PATH}: every copy the path holds, each against its own description, and the layout. */
 public final class CheckRunner {
@@ -32,7 +33,13 @@ public final class CheckRunner {
                 }
             }
             Copy megCopy = role.find(Copy.Kind.MEGATRON);
-            if (megCopy != null) {
+            if (megCopy != null && TorchDistCheckpoint.isTorchDist(megCopy.path())) {
+                try (TorchDistCheckpoint d = TorchDistCheckpoint.open(megCopy.path())) {
+                    Architecture arch = config != null && config.size() > 0
+                            ? Architectures.fromConfig(config, hfCopy.path() + "/config.json") : Architectures.fromArgs(d.args());
+                    out.add(TorchDistCheck.run(d, arch, config));
+                }
+            } else if (megCopy != null) {
                 try (MegatronCheckpoint m = MegatronCheckpoint.open(megCopy.path())) {
                     Architecture arch = config != null && config.size() > 0
                             ? Architectures.fromConfig(config, hfCopy.path() + "/config.json") : Architectures.fromMegatron(m);

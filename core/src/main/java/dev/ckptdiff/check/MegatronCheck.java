@@ -39,15 +39,12 @@ public final class MegatronCheck {
         s.facts().put("layout", m.layout().describe() + ", " + m.shards().size() + " shards, " + m.numLayers() + " layers");
         s.facts().put("mapping table", arch.name());
         m.layers().describeMissing().ifPresent(d -> s.findings().add(Finding.error("layers", d)));
-        long h = a.getLong("hidden_size", -1);
-        long ffn = a.getLong("ffn_hidden_size", -1);
-        long nh = a.getLong("num_attention_heads", -1);
-        long ng = a.getBool("group_query_attention").orElse(true) ? a.getLong("num_query_groups", nh) : nh;
-        long hd = a.getLong("kv_channels", nh > 0 && h > 0 ? h / nh : -1);
-        long vocab = a.getLong("padded_vocab_size", -1);
+        ArgDims ad = ArgDims.of(a);
+        long h = ad.hidden();
+        long vocab = ad.paddedVocab();
         ExpertLayout experts = m.experts();
-        Dims dims = new Dims(tp, h, ffn, nh, ng, hd, vocab, experts.numExperts(), experts.etp(),
-                a.getLong("moe_ffn_hidden_size", -1), a.getLong("moe_shared_expert_intermediate_size", -1));
+        Dims dims = Dims.of(tp, ad, experts.numExperts(), experts.etp(), a.getLong("moe_ffn_hidden_size", -1),
+                a.getLong("moe_shared_expert_intermediate_size", -1));
         if (experts.present()) {
             s.facts().put("experts", experts.describe() + ", " + experts.localExperts() + " per EP folder");
             expertArgs(s, m, a);
@@ -81,8 +78,7 @@ public final class MegatronCheck {
                         boolean expert = match.get().expert() >= 0;
                         s.findings().add(Finding.error(shard.folder() + " " + t.name(), "shape " + t.shapeString()
                                 + ", but args (" + (expert ? "ETP " + experts.etp() + ", hidden " + h + ", moe_ffn_hidden_size "
-                                + dims.moeFfn() : "TP " + tp + ", hidden " + h + ", heads " + nh + "/" + ng + " groups, kv_channels "
-                                + hd + ", ffn " + ffn + ", padded vocab " + vocab + (experts.present() ? ", num_experts "
+                                + dims.moeFfn() : "TP " + tp + ", " + ad.describe() + (experts.present() ? ", num_experts "
                                 + experts.numExperts() : "")) + ") imply " + Shapes.toString(expected)
                                 + " for a " + (expert ? "routed expert's " : "")
                                 + match.get().rule().split().name().toLowerCase(java.util.Locale.ROOT) + " tensor"));
@@ -116,41 +112,47 @@ public final class MegatronCheck {
             s.findings().add(Finding.warning("mapping", unmapped.size() + " keys are not in the " + arch.name()
                     + " table and were not shape-checked (e.g. " + unmapped.getFirst() + ")"));
         }
-        if (hfConfig != null && hfConfig.size() > 0) {
-            JsonNode t = hfConfig.has("text_config") ? hfConfig.get("text_config") : hfConfig;
-            agree(s, a, "hidden_size", t, "hidden_size");
-            agree(s, a, "ffn_hidden_size", t, "intermediate_size");
-            agree(s, a, "num_attention_heads", t, "num_attention_heads");
-            agree(s, a, "num_query_groups", t, "num_key_value_heads");
-            agree(s, a, "num_layers", t, "num_hidden_layers");
-            if (arch.hasExperts()) {
-                expertConfig(s, a, t);
-            }
-            if (t.path("head_dim").isNumber()) {
-                agree(s, a, "kv_channels", t, "head_dim");
-            }
-            long v = t.path("vocab_size").asLong(-1);
-            if (vocab >= 0 && v >= 0 && vocab < v) {
-                s.findings().add(Finding.error("args.padded_vocab_size", vocab + " rows, fewer than config.json's vocab_size "
-                        + v + ": tokens beyond " + vocab + " have no embedding"));
-            }
-            boolean tied = hfConfig.path("tie_word_embeddings").asBoolean(t.path("tie_word_embeddings").asBoolean(false));
-            Optional<Boolean> untie = a.getBool("untie_embeddings_and_output_weights");
-            if (untie.isPresent() && untie.get() == tied) {
-                s.findings().add(Finding.error("args.untie_embeddings_and_output_weights", untie.get() + ", but config.json's"
-                        + " tie_word_embeddings is " + tied + ": the two copies disagree on tied embeddings"));
-            }
-            if (arch.name().startsWith("qwen2") && !a.getBool("add_qkv_bias").orElse(true)) {
-                s.findings().add(Finding.error("args.add_qkv_bias", "False, but Qwen2 always has QKV biases"));
-            }
-            if (Architectures.isVision(arch)) {
-                VisionShardCheck.run(s, m, arch, hfConfig);
-            }
-            if (arch.name().startsWith("qwen3") && !a.getBool("qk_layernorm").orElse(true)) {
-                s.findings().add(Finding.error("args.qk_layernorm", "False, but Qwen3 always has q/k norms"));
-            }
+        argsAgainstConfig(s, a, arch, hfConfig, vocab);
+        if (hfConfig != null && hfConfig.size() > 0 && Architectures.isVision(arch)) {
+            VisionShardCheck.run(s, m, arch, hfConfig);
         }
         return s.coalesced();
+    }
+
+    /** In a step folder: the Megatron args must describe the model config.json describes. */
+    static void argsAgainstConfig(Section s, MegatronArgs a, Architecture arch, JsonNode hfConfig, long vocab) {
+        if (hfConfig == null || hfConfig.size() == 0) {
+            return;
+        }
+        JsonNode t = hfConfig.has("text_config") ? hfConfig.get("text_config") : hfConfig;
+        agree(s, a, "hidden_size", t, "hidden_size");
+        agree(s, a, "ffn_hidden_size", t, "intermediate_size");
+        agree(s, a, "num_attention_heads", t, "num_attention_heads");
+        agree(s, a, "num_query_groups", t, "num_key_value_heads");
+        agree(s, a, "num_layers", t, "num_hidden_layers");
+        if (arch.hasExperts()) {
+            expertConfig(s, a, t);
+        }
+        if (t.path("head_dim").isNumber()) {
+            agree(s, a, "kv_channels", t, "head_dim");
+        }
+        long v = t.path("vocab_size").asLong(-1);
+        if (vocab >= 0 && v >= 0 && vocab < v) {
+            s.findings().add(Finding.error("args.padded_vocab_size", vocab + " rows, fewer than config.json's vocab_size "
+                    + v + ": tokens beyond " + vocab + " have no embedding"));
+        }
+        boolean tied = hfConfig.path("tie_word_embeddings").asBoolean(t.path("tie_word_embeddings").asBoolean(false));
+        Optional<Boolean> untie = a.getBool("untie_embeddings_and_output_weights");
+        if (untie.isPresent() && untie.get() == tied) {
+            s.findings().add(Finding.error("args.untie_embeddings_and_output_weights", untie.get() + ", but config.json's"
+                    + " tie_word_embeddings is " + tied + ": the two copies disagree on tied embeddings"));
+        }
+        if (arch.name().startsWith("qwen2") && !a.getBool("add_qkv_bias").orElse(true)) {
+            s.findings().add(Finding.error("args.add_qkv_bias", "False, but Qwen2 always has QKV biases"));
+        }
+        if (arch.name().startsWith("qwen3") && !a.getBool("qk_layernorm").orElse(true)) {
+            s.findings().add(Finding.error("args.qk_layernorm", "False, but Qwen3 always has q/k norms"));
+        }
     }
 
     private static boolean isMoe(java.util.Set<String> layerKeys) {
@@ -160,6 +162,15 @@ public final class MegatronCheck {
     /** The settings that fix shard shapes; -1 where args do not say. */
     private record Dims(int tp, long h, long ffn, long nh, long ng, long hd, long vocab, long experts, int etp,
                         long moeFfn, long sharedFfn) {
+        static Dims of(int tp, ArgDims d, long experts, int etp, long moeFfn, long sharedFfn) {
+            return new Dims(tp, d.hidden(), d.ffn(), d.heads(), d.groups(), d.headDim(), d.paddedVocab(), experts, etp,
+                    moeFfn, sharedFfn);
+        }
+    }
+
+    /** A dense shape from args alone (torch_dist global shapes: {@code tp} 1). */
+    static long[] expectedShape(Architecture.Match match, String key, int tp, ArgDims d) {
+        return expectedShape(match, key, Dims.of(tp, d, -1, tp, -1, -1));
     }
 
     private static long[] expectedShape(Architecture.Match match, String key, Dims d) {

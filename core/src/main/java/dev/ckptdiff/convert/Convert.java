@@ -24,7 +24,6 @@ import dev.ckptdiff.locate.Locator;
 import dev.ckptdiff.mapping.Architecture;
 import dev.ckptdiff.mapping.Architectures;
 import dev.ckptdiff.mapping.HfKeyLayout;
-import dev.ckptdiff.megatron.MegatronCheckpoint;
 import dev.ckptdiff.tensor.DType;
 
 /**
@@ -60,15 +59,15 @@ public final class Convert {
         InputPaths inputs = InputPaths.of(src, source.path(), configFrom);
         inputs.refuseOverlap("--out", out.path()); // before anything is read: a mistake here costs a checkpoint
         List<String> notes = new ArrayList<>();
-        try (MegatronCheckpoint m = MegatronCheckpoint.open(source.path())) {
+        try (MegatronSource m = MegatronSource.open(source.path())) {
             JsonNode config = configFrom != null ? HfCheckpoint.readConfig(configFrom.resolve("config.json")) : null;
             Architecture arch = config != null ? Architectures.fromConfig(config, configFrom + "/config.json")
-                    : Architectures.fromMegatron(m);
+                    : m.architecture();
             if (config == null && Architectures.isVision(arch)) {
                 throw new BadInputException(source.path() + ": a " + arch.name() + " checkpoint's args do not describe its"
                         + " vision tower; pass --config-from HF_DIR (a folder with its config.json)");
             }
-            ModelView view = Views.megatron(m, arch, config, "source");
+            ModelView view = m.view(arch, config);
             long vocab = config != null ? (config.has("text_config") ? config.get("text_config") : config).path("vocab_size").asLong(-1)
                     : m.args().getLong("vocab_size", -1);
             if (vocab < 0) {
@@ -102,7 +101,7 @@ public final class Convert {
         }
     }
 
-    private static ObjectNode derivedConfig(MegatronCheckpoint m, Architecture arch, long vocab) {
+    private static ObjectNode derivedConfig(MegatronSource m, Architecture arch, long vocab) {
         ModelFacts f = ModelFacts.of(m.args(), m.numLayers(), vocab);
         ObjectNode c = HfWriter.JSON.createObjectNode();
         String cls = switch (arch.name()) {
@@ -176,9 +175,9 @@ public final class Convert {
         Copy source = copyOf(src, Copy.Kind.MEGATRON);
         InputPaths inputs = InputPaths.of(src, source.path());
         inputs.refuseOverlap("--out", out.path());
-        try (MegatronCheckpoint m = MegatronCheckpoint.open(source.path())) {
-            Architecture arch = Architectures.fromMegatron(m);
-            ModelView view = Views.megatron(m, arch, null, "source");
+        try (MegatronSource m = MegatronSource.open(source.path())) {
+            Architecture arch = m.architecture();
+            ModelView view = m.view(arch, null);
             long rows = view.tensors().entrySet().stream().filter(e -> e.getKey().endsWith("embed_tokens.weight"))
                     .mapToLong(e -> e.getValue().rows()).findFirst().orElse(-1);
             ModelFacts facts = ModelFacts.of(m.args(), m.numLayers(), m.args().getLong("vocab_size", rows));

@@ -18,6 +18,8 @@ import dev.ckptdiff.mapping.Architectures;
 import dev.ckptdiff.mapping.HfKeyLayout;
 import dev.ckptdiff.megatron.MegatronCheckpoint;
 import dev.ckptdiff.megatron.RankShard;
+import dev.ckptdiff.torchdist.TorchDistCheckpoint;
+import dev.ckptdiff.torchdist.TorchDistViews;
 
 /**
  * The main job: find the copies the user means, open them, build both views and compare. One path
@@ -108,6 +110,8 @@ public final class DiffJob {
             HfCheckpoint hfB = second instanceof HfCheckpoint h ? h : null;
             MegatronCheckpoint mA = first instanceof MegatronCheckpoint m ? m : null;
             MegatronCheckpoint mB = second instanceof MegatronCheckpoint m ? m : null;
+            TorchDistCheckpoint dA = first instanceof TorchDistCheckpoint d ? d : null;
+            TorchDistCheckpoint dB = second instanceof TorchDistCheckpoint d ? d : null;
             timings.mark("open");
             JsonNode config = null;
             if (hfA != null && hfA.config().size() > 0) {
@@ -116,12 +120,13 @@ public final class DiffJob {
                 config = hfB.config();
             }
             Architecture arch = null;
-            if (mA != null || mB != null) {
+            if (hfA == null || hfB == null) {
                 arch = config != null ? Architectures.fromConfig(config, (hfA != null ? hfA : hfB).dir() + "/config.json")
-                        : Architectures.fromMegatron(mA != null ? mA : mB);
+                        : mA != null || mB != null ? Architectures.fromMegatron(mA != null ? mA : mB)
+                        : Architectures.fromArgs(dA != null ? dA.args() : dB.args());
             }
-            ModelView va = hfA != null ? Views.hf(hfA, "A") : Views.megatron(mA, arch, config, "A");
-            ModelView vb = hfB != null ? Views.hf(hfB, "B") : Views.megatron(mB, arch, config, "B");
+            ModelView va = view(first, arch, config, "A");
+            ModelView vb = view(second, arch, config, "B");
             if ((arch != null && Architectures.isVision(arch)) || HfKeyLayout.hasVision(va.tensors().keySet())
                     || HfKeyLayout.hasVision(vb.tensors().keySet())) {
                 // Both key layouts name the same tensors: report them in the (first) HF copy's own.
@@ -144,6 +149,13 @@ public final class DiffJob {
             if (mB != null) {
                 notes.add("B: Megatron " + mB.iteration() + ", " + mB.layout().describe() + ", " + mB.shards().size() + " shards"
                         + (mB.experts().present() ? ", " + mB.experts().describe() : ""));
+            }
+            for (TorchDistCheckpoint d : java.util.Arrays.asList(dA, dB)) {
+                if (d != null) {
+                    notes.add((d == dA ? "A" : "B") + ": Megatron torch_dist " + d.iteration() + ", "
+                            + d.chunks().values().stream().mapToInt(List::size).sum() + " chunks in " + d.files().size()
+                            + " .distcp files");
+                }
             }
             va.problems().forEach(n -> notes.add("A: problem: " + n));
             vb.problems().forEach(n -> notes.add("B: problem: " + n));
@@ -179,7 +191,19 @@ public final class DiffJob {
     }
 
     private static AutoCloseable openCopy(Copy c) {
-        return c.kind() == Copy.Kind.HF ? HfCheckpoint.open(c.path()) : MegatronCheckpoint.open(c.path());
+        if (c.kind() == Copy.Kind.HF) {
+            return HfCheckpoint.open(c.path());
+        }
+        return TorchDistCheckpoint.isTorchDist(c.path()) ? TorchDistCheckpoint.open(c.path()) : MegatronCheckpoint.open(c.path());
+    }
+
+    private static ModelView view(AutoCloseable copy, Architecture arch, JsonNode config, String label) {
+        return switch (copy) {
+            case HfCheckpoint h -> Views.hf(h, label);
+            case MegatronCheckpoint m -> Views.megatron(m, arch, config, label);
+            case TorchDistCheckpoint d -> TorchDistViews.view(d, arch, config, label);
+            default -> throw new IllegalStateException("not a checkpoint: " + copy);
+        };
     }
 
     private static <T extends AutoCloseable> T track(List<AutoCloseable> open, T t) {

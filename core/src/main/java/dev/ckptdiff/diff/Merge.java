@@ -75,18 +75,14 @@ public final class Merge {
 
     private static List<Assembled> qkv(List<String> names, List<Tensor> shards, List<Source> sources, Views.Dims d,
                                        String where, int tp) {
+        long hpg = d.headsPerGroup(where);
         long nh = d.heads();
         long ng = d.groups();
         long hd = d.headDim();
-        if (nh <= 0 || ng <= 0 || hd <= 0 || nh % ng != 0) {
-            throw new BadInputException(where + ": cannot split fused QKV: heads " + nh + ", query groups " + ng
-                    + ", head dim " + hd + " (from args / config.json)");
-        }
         if (ng % tp != 0) {
             throw new BadInputException(where + ": " + ng + " query groups do not divide over TP=" + tp
                     + " (splitting a group across ranks is not supported)");
         }
-        long hpg = nh / ng;
         long groupsPerRank = ng / tp;
         // Exact: a wrapped product could match the stored rows while the loop below runs per claimed group.
         long rowsPerRank;

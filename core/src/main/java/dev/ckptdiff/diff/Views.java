@@ -43,7 +43,7 @@ public final class Views {
         return new ModelView(label, "hf", tensors, checks, notes, List.of());
     }
 
-    static boolean tied(JsonNode config) {
+    public static boolean tied(JsonNode config) {
         JsonNode text = config.path("text_config");
         if (config.has("tie_word_embeddings")) {
             return config.get("tie_word_embeddings").asBoolean();
@@ -53,7 +53,16 @@ public final class Views {
 
     /** Head geometry needed to split fused QKV: from args (how Megatron wrote it), else config.json. */
     public record Dims(long heads, long groups, long headDim) {
-        static Dims of(MegatronArgs args, JsonNode config) {
+        /** Query heads per group, after checking the geometry can split a fused QKV tensor at all. */
+        public long headsPerGroup(String where) {
+            if (heads <= 0 || groups <= 0 || headDim <= 0 || heads % groups != 0) {
+                throw new BadInputException(where + ": cannot split fused QKV: heads " + heads + ", query groups " + groups
+                        + ", head dim " + headDim + " (from args / config.json)");
+            }
+            return heads / groups;
+        }
+
+        public static Dims of(MegatronArgs args, JsonNode config) {
             JsonNode c = config != null && config.has("text_config") ? config.get("text_config") : config;
             long heads = args.getLong("num_attention_heads").orElse(c == null ? -1 : c.path("num_attention_heads").asLong(-1));
             boolean gqa = args.getBool("group_query_attention").orElse(true);

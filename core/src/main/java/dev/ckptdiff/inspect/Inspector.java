@@ -26,6 +26,8 @@ import dev.ckptdiff.tensor.TensorDigest;
 import dev.ckptdiff.torch.TorchFile;
 import dev.ckptdiff.torch.TorchStorage;
 import dev.ckptdiff.torch.TorchTensor;
+import dev.ckptdiff.torchdist.GlobalTensor;
+import dev.ckptdiff.torchdist.TorchDistCheckpoint;
 import dev.ckptdiff.pickle.PyValues;
 import dev.ckptdiff.tensor.Shapes;
 
@@ -43,10 +45,16 @@ public final class Inspector {
     }
 
     public static Inspection inspect(Path input, boolean withTree, boolean digests) {
+        return inspect(input, withTree, digests, false);
+    }
+
+    /** {@code chunks}: for torch_dist checkpoints, also list every chunk with its file and offset. */
+    public static Inspection inspect(Path input, boolean withTree, boolean digests, boolean chunks) {
         List<Inspection.CopyInfo> copies = new ArrayList<>();
         for (Locator.Role role : Locator.roles(input)) {
             for (Copy c : role.copies()) {
                 copies.add(c.kind() == Copy.Kind.HF ? hf(role.name(), c.path(), digests)
+                        : TorchDistCheckpoint.isTorchDist(c.path()) ? torchDist(role.name(), c.path(), withTree, digests, chunks)
                         : Files.isRegularFile(c.path()) && !isMegatronShard(c.path())
                         ? torchFile(role.name(), c.path(), withTree, digests) : megatron(role.name(), c.path(), withTree, digests));
             }
@@ -123,6 +131,61 @@ public final class Inspector {
             TorchFile first = m.shards().getFirst().file();
             return new Inspection.CopyInfo("megatron", role, m.dir(), facts, rows, notes,
                     withTree ? TREE.lines(first.root()) : List.of(), withTree ? TREE.json(first.root()) : null);
+        }
+    }
+
+    private static Inspection.CopyInfo torchDist(String role, Path path, boolean withTree, boolean digests,
+                                                 boolean listChunks) {
+        try (TorchDistCheckpoint d = TorchDistCheckpoint.open(path)) {
+            Map<String, String> facts = new LinkedHashMap<>();
+            facts.put("format", "torch_dist (Megatron-Core distributed checkpoint)");
+            facts.put("backend", d.backend() + " version " + d.backendVersion());
+            if (d.index().version() != null) {
+                facts.put("dcp_version", d.index().version());
+            }
+            facts.put("iteration", d.savedIteration().map(String::valueOf).orElse(d.iteration()));
+            d.common().map(c -> c.get("checkpoint_version")).ifPresent(v -> facts.put("checkpoint_version", TREE.lines(v).getFirst()));
+            facts.put("common_state", d.commonSource().orElse("none"));
+            facts.put("files", d.files().size() + " .distcp " + d.files());
+            int chunkCount = d.chunks().values().stream().mapToInt(List::size).sum();
+            facts.put("chunks", Integer.toString(chunkCount));
+            facts.put("byte_items", Integer.toString(d.index().byteItems().size()));
+            if (!d.index().extras().isEmpty()) {
+                facts.put("megatron_extras", String.join(", ", d.index().extras()));
+            }
+            for (String a : KEY_ARGS) {
+                PyValues.find(d.args().value(), a).ifPresent(py -> facts.put("args." + a, TREE.lines(py).getFirst()));
+            }
+            List<Inspection.TensorRow> rows = new ArrayList<>();
+            long total = 0;
+            long params = 0;
+            for (Map.Entry<String, List<TorchDistCheckpoint.Chunk>> e : d.chunks().entrySet()) {
+                List<TorchDistCheckpoint.Chunk> cs = e.getValue();
+                GlobalTensor g = cs.isEmpty() ? d.index().tensors().get(e.getKey()) : cs.getFirst().of();
+                long numel = Shapes.numel(g.shape());
+                rows.add(new Inspection.TensorRow(g.key(), g.dtype().name(), g.shape(), numel * g.dtype().size(),
+                        cs.size() + (cs.size() == 1 ? " chunk" : " chunks"), g.key(), "", null));
+                if (listChunks) {
+                    for (TorchDistCheckpoint.Chunk c : cs) {
+                        rows.add(new Inspection.TensorRow(g.key() + c.meta().slice(), g.dtype().name(), c.meta().sizes(),
+                                c.tensor().byteSize(), c.meta().where().file() + " @" + c.meta().where().offset() + " +"
+                                + c.meta().where().length(), g.key(), "chunk", digests ? TensorDigest.sha256(c.tensor()) : null));
+                    }
+                }
+                total += numel * g.dtype().size();
+                params += numel;
+            }
+            facts.put("tensors", Integer.toString(d.chunks().size()));
+            facts.put("parameters", Long.toString(params));
+            facts.put("bytes", Long.toString(total));
+            List<String> notes = new ArrayList<>();
+            if (d.extraStates() > 0) {
+                notes.add(d.extraStates() + " _extra_state byte items (Transformer Engine metadata, not weights) not listed");
+            }
+            Py common = d.common().orElse(null);
+            return new Inspection.CopyInfo("torch_dist", role, d.dir(), facts, rows, notes,
+                    withTree && common != null ? TREE.lines(common) : List.of(),
+                    withTree && common != null ? TREE.json(common) : null);
         }
     }
 

@@ -78,6 +78,14 @@ public final class MappedFile implements AutoCloseable {
         return segment.asSlice(offset, length);
     }
 
+    /**
+     * A region of this file seen as a file of its own (offsets relative to its start), e.g. one
+     * torch.save archive inside a {@code .distcp} file. Closing it leaves the mapping to its owner.
+     */
+    public MappedFile window(long offset, long length, String what) {
+        return new MappedFile(path, null, slice(offset, length, what));
+    }
+
     public void check(long offset, long length, String what) {
         if (offset < 0 || length < 0 || offset > size() || length > size() - offset) {
             throw BadInputException.at(path, offset, what + " of " + length
@@ -112,7 +120,9 @@ public final class MappedFile implements AutoCloseable {
     @Override
     public void close() {
         OPEN.remove(this);
-        arena.close();
+        if (arena != null) {
+            arena.close();
+        }
     }
 
     /**

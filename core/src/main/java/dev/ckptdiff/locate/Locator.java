@@ -11,6 +11,7 @@ import dev.ckptdiff.hf.HfCheckpoint;
 import dev.ckptdiff.io.BadInputException;
 import dev.ckptdiff.io.SideFile;
 import dev.ckptdiff.megatron.MegatronCheckpoint;
+import dev.ckptdiff.torchdist.TorchDistCheckpoint;
 
 /**
  * Works out what a user pointed at: a {@code global_step_N} folder (roles under it, {@code actor}
@@ -80,7 +81,7 @@ public final class Locator {
             out.add(new Copy(Copy.Kind.HF, p, "HF " + p.getFileName()));
             return out;
         }
-        if (MegatronCheckpoint.isIterationDir(p)) {
+        if (MegatronCheckpoint.isIterationDir(p) || TorchDistCheckpoint.isTorchDist(p)) {
             out.add(new Copy(Copy.Kind.MEGATRON, p, "Megatron " + p.getFileName()));
             return out;
         }
@@ -106,7 +107,8 @@ public final class Locator {
         }
         List<Path> iters = children(p).stream().filter(c -> {
             String n = c.getFileName().toString();
-            return (n.startsWith("iter_") || n.equals("release")) && MegatronCheckpoint.isMegatron(c);
+            return (n.startsWith("iter_") || n.equals("release"))
+                    && (MegatronCheckpoint.isMegatron(c) || TorchDistCheckpoint.isTorchDist(c));
         }).toList();
         if (iters.size() > 1) {
             throw BadInputException.in(p, "holds " + iters.size() + " iterations and no latest_checkpointed_iteration.txt:"

@@ -55,7 +55,7 @@ public final class RunRoot {
     /**
      * Why a step is not completely written yet, if it visibly is not: a Megatron folder without its tracker file
      * (Megatron writes it after every rank has saved), a rank folder without its file, an HF folder without
-     * config.json or without a shard its index names.
+     * config.json or without weights, a torch_dist folder without its metadata.json.
      */
     public static Optional<String> incomplete(Path step) {
         List<Path> roles = new ArrayList<>();
@@ -67,6 +67,9 @@ public final class RunRoot {
                 return Optional.of(rel(step, role.resolve(TRACKER)) + " is missing (Megatron writes it last)");
             }
             for (Path iter : iters) {
+                if (Files.exists(iter.resolve(".metadata")) && !Files.exists(iter.resolve("metadata.json"))) {
+                    return Optional.of(rel(step, iter.resolve("metadata.json")) + " is missing (Megatron-Core writes it last)");
+                }
                 for (Path rank : dirs(iter)) {
                     String n = rank.getFileName().toString();
                     if (n.startsWith("mp_rank_") && !Files.exists(rank.resolve("model_optim_rng.pt"))) {

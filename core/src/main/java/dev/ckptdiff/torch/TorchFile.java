@@ -33,7 +33,12 @@ public final class TorchFile implements AutoCloseable {
     }
 
     public static TorchFile open(Path path) {
-        MappedFile file = MappedFile.open(path);
+        return of(MappedFile.open(path));
+    }
+
+    /** A torch.save archive in a mapped file or a window of one; closing the result closes {@code file}. */
+    public static TorchFile of(MappedFile file) {
+        Path path = file.path();
         try {
             if (!ZipArchive.looksLikeZip(file)) {
                 throw BadInputException.at(path, 0, isLegacy(file)
