@@ -163,9 +163,17 @@ class FreshMachineCliTest {
         assertTrue(steps.path(3).path("problem").asText().contains("config.json"));
         assertEquals(2, worst.json().path("exit_code").asInt());
 
-        // Only clean steps: exit 0.
+        // A torch_dist step: its metadata.json is written last; without it the step is still being saved.
+        copy(Cli.fixtures().resolve("torchdist_qwen2_tp2_pp2/global_step_10"), run.resolve("global_step_50"));
+        Files.delete(run.resolve("global_step_50/actor/iter_0000010/metadata.json"));
+        Cli dist = Cli.run("--no-progress", "--latest", run.toString());
+        assertTrue(dist.out().lines().anyMatch(l -> l.matches("  global_step_50 +INCOMPLETE +.*iter_0000010/metadata.json is missing.*")),
+                dist.out());
+
+        // Only clean steps (legacy and torch_dist): exit 0.
         Path clean = tmp.resolve("clean");
         copy(Cli.fixtures().resolve("llama_tp2/global_step_10"), clean.resolve("global_step_5"));
+        copy(Cli.fixtures().resolve("torchdist_qwen2_tp2_pp2/global_step_10"), clean.resolve("global_step_6"));
         assertEquals(0, Cli.run("--no-progress", clean.toString()).exit());
     }
 
