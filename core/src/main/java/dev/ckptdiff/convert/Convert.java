@@ -78,7 +78,9 @@ public final class Convert {
             Map<String, long[]> shapes = HfWriter.shapes(view, vocab);
             ConfigShapes.refuseMismatches(shapes, cfg, config != null ? configFrom + "/config.json"
                     : "the args of " + source.path());
-            if (config != null) { // the shards must also agree with the args they were trained with
+            // The shards must also agree with the args they were trained with (args do not describe a vision tower:
+            // for vision-language models --config-from alone gives the shapes).
+            if (config != null && !Architectures.isVision(arch)) {
                 ConfigShapes.refuseMismatches(shapes, derivedConfig(m, arch, vocab), "the args of " + source.path());
             }
             long bytes = HfWriter.bytes(view, vocab, dtype);
@@ -181,8 +183,10 @@ public final class Convert {
             long rows = view.tensors().entrySet().stream().filter(e -> e.getKey().endsWith("embed_tokens.weight"))
                     .mapToLong(e -> e.getValue().rows()).findFirst().orElse(-1);
             ModelFacts facts = ModelFacts.of(m.args(), m.numLayers(), m.args().getLong("vocab_size", rows));
-            ConfigShapes.refuseMismatches(HfWriter.shapes(view, -1), derivedConfig(m, arch, rows),
-                    "the args of " + source.path());
+            if (!Architectures.isVision(arch)) { // args do not describe a vision tower
+                ConfigShapes.refuseMismatches(HfWriter.shapes(view, -1), derivedConfig(m, arch, rows),
+                        "the args of " + source.path());
+            }
             boolean te = m.args().getString("transformer_impl").map(s -> s.contains("transformer_engine")).orElse(true);
             List<String> notes = new ArrayList<>(List.of("weights only: optimizer state, RNG state and scheduler are not carried over"));
             return writeMegatron(view, arch, facts, Views.Dims.vision(null), new MegatronWriter.Layout(tp, pp, te,
