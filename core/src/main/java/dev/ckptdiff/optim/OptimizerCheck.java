@@ -1,0 +1,91 @@
+package dev.ckptdiff.optim;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import dev.ckptdiff.io.BadInputException;
+import dev.ckptdiff.locate.Copy;
+import dev.ckptdiff.locate.Locator;
+import dev.ckptdiff.megatron.MegatronCheckpoint;
+import dev.ckptdiff.megatron.RankShard;
+
+/**
+ * Will a resume from this step train the weights it holds? Every rank folder's {@code distrib_optim.pt} is
+ * read beside its {@code model_optim_rng.pt}, the layout recomputed and proven, and the masters checked
+ * against the weights ({@link MasterCheck}). One folder at a time, so at most two files are mapped at once.
+ */
+public final class OptimizerCheck {
+
+    /** The whole step: one check per rank folder, in folder order. */
+    public record Report(Path dir, List<MasterCheck.RankCheck> ranks) {
+        public List<OptimFinding> findings() {
+            return ranks.stream().flatMap(r -> r.findings().stream()).toList();
+        }
+
+        public boolean mastersMatch() {
+            return findings().stream().noneMatch(f -> f.kind() == OptimFinding.Kind.MASTER_MISMATCH
+                    || f.kind() == OptimFinding.Kind.UNPROVEN || f.kind() == OptimFinding.Kind.MISSING);
+        }
+
+        public String summary() {
+            long moments = findings().stream().filter(f -> f.kind() == OptimFinding.Kind.BAD_MOMENT).count();
+            String masters = mastersMatch() ? "masters match weights"
+                    : findings().stream().anyMatch(f -> f.kind() == OptimFinding.Kind.MASTER_MISMATCH)
+                    ? "masters do NOT match weights: a resume will resume onto other weights"
+                    : "masters could not be checked against the weights";
+            return masters + (moments > 0 ? "; " + moments + " parameter(s) with bad optimizer moments" : "");
+        }
+    }
+
+    private OptimizerCheck() {
+    }
+
+    /** A step, actor/ or iteration folder, a rank folder, or a {@code distrib_optim.pt}. */
+    public static Report run(Path path) {
+        List<MasterCheck.RankCheck> out = new ArrayList<>();
+        Path iter = iterationOf(path);
+        try (MegatronCheckpoint ckpt = MegatronCheckpoint.open(iter)) {
+            for (RankShard shard : ckpt.shards()) {
+                out.add(checkFolder(ckpt, shard));
+            }
+        }
+        return new Report(iter, out);
+    }
+
+    private static MasterCheck.RankCheck checkFolder(MegatronCheckpoint ckpt, RankShard shard) {
+        Path opt = shard.path().resolveSibling(OptimizerFile.NAME);
+        if (!Files.isRegularFile(opt)) {
+            return new MasterCheck.RankCheck(shard.folder(), new RankLayout(List.of(), false, List.of(), "no file"), 0, 0,
+                    List.of(new OptimFinding(OptimFinding.Kind.MISSING, shard.folder(), "", -1, -1,
+                            "no " + OptimizerFile.NAME
+                                    + " beside model_optim_rng.pt: a resume cannot restore this rank's optimizer")));
+        }
+        try (OptimizerFile file = OptimizerFile.open(opt)) {
+            return MasterCheck.run(shard, file, RankLayout.of(ckpt.args(), shard, file));
+        }
+    }
+
+    /**
+     * The Megatron checkpoint (a file named by the user opens the one model file beside it; a step folder its
+     * role's Megatron copy, the actor's first).
+     */
+    static Path iterationOf(Path path) {
+        if (Files.isRegularFile(path)) {
+            Path folder = path.toAbsolutePath().getParent();
+            return folder.resolve(MegatronCheckpoint.FILE);
+        }
+        if (Files.isRegularFile(path.resolve(OptimizerFile.NAME)) || Files.isRegularFile(path.resolve(MegatronCheckpoint.FILE))) {
+            return path.resolve(MegatronCheckpoint.FILE);
+        }
+        for (Locator.Role role : Locator.roles(path)) {
+            Copy m = role.find(Copy.Kind.MEGATRON);
+            if (m != null) {
+                return m.path();
+            }
+        }
+        throw BadInputException.in(path, "holds no Megatron checkpoint (iter_*/mp_rank_*/model_optim_rng.pt with"
+                + " distrib_optim.pt beside it)");
+    }
+}
