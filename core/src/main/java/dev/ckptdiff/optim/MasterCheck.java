@@ -28,6 +28,8 @@ public final class MasterCheck {
 
     private final String folder;
     private final RankShard shard;
+    /** Where the masters come from when not from this folder's own file, for the messages. */
+    private String from = "";
     private final List<OptimFinding> findings = new ArrayList<>();
     private int params;
     private long elements;
@@ -54,6 +56,24 @@ public final class MasterCheck {
             }
         }
         return new RankCheck(shard.folder(), layout, c.params, c.elements, List.copyOf(c.findings));
+    }
+
+    /**
+     * Adds the check of this folder's weights against sub-optimizer {@code sub}'s masters written by another
+     * folder of the same TP/PP rank (the DP rank 0 of that optimizer): the weights are replicas of its.
+     */
+    public static RankCheck borrowed(RankCheck base, RankShard shard, int sub, List<BufferState> states,
+                                     String donor) {
+        MasterCheck c = new MasterCheck(shard.folder(), shard);
+        c.from = "masters in " + donor + "/" + OptimizerFile.NAME + ": ";
+        List<GradBuffer> bufs = base.layout().optimizers().get(sub);
+        for (int i = 0; i < states.size(); i++) {
+            c.buffer(bufs.get(i), states.get(i));
+        }
+        List<OptimFinding> all = new ArrayList<>(base.findings());
+        all.addAll(c.findings);
+        return new RankCheck(base.folder(), base.layout(), base.paramsChecked() + c.params,
+                base.elementsChecked() + c.elements, List.copyOf(all));
     }
 
     private void buffer(GradBuffer b, BufferState st) {
@@ -113,18 +133,18 @@ public final class MasterCheck {
         elements += n;
         if (bad > 0) {
             findings.add(new OptimFinding(OptimFinding.Kind.MASTER_MISMATCH, folder, p.name(), off + firstBad, firstBad,
-                    "fp32 master " + badMaster + " rounds to " + dt.torchName() + " " + rounded(badMaster, dt)
+                    from + "fp32 master " + badMaster + " rounds to " + dt.torchName() + " " + rounded(badMaster, dt)
                             + " but the weight holds " + dt.read(w.storage(), contiguous ? base + firstBad * dt.size()
                             : w.byteOffsetOf(firstBad)) + " (" + bad + " of " + n + " elements differ)"));
         }
         if (badAvg > 0) {
             findings.add(new OptimFinding(OptimFinding.Kind.BAD_MOMENT, folder, p.name(), off + firstAvg, firstAvg,
-                    "exp_avg is " + f(avg, (off + firstAvg) * 4) + " (" + badAvg + " of " + n
+                    from + "exp_avg is " + f(avg, (off + firstAvg) * 4) + " (" + badAvg + " of " + n
                             + " elements not finite)"));
         }
         if (badSq > 0) {
             findings.add(new OptimFinding(OptimFinding.Kind.BAD_MOMENT, folder, p.name(), off + firstSq, firstSq,
-                    "exp_avg_sq is " + f(avgSq, (off + firstSq) * 4) + " (" + badSq + " of " + n
+                    from + "exp_avg_sq is " + f(avgSq, (off + firstSq) * 4) + " (" + badSq + " of " + n
                             + " elements not finite or negative)"));
         }
     }

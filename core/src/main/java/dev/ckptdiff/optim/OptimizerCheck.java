@@ -33,7 +33,7 @@ public final class OptimizerCheck {
             long moments = findings().stream().filter(f -> f.kind() == OptimFinding.Kind.BAD_MOMENT).count();
             String masters = mastersMatch() ? "masters match weights"
                     : findings().stream().anyMatch(f -> f.kind() == OptimFinding.Kind.MASTER_MISMATCH)
-                    ? "masters do NOT match weights: a resume will resume onto other weights"
+                    ? "masters do NOT match weights: the step will resume onto other weights"
                     : "masters could not be checked against the weights";
             return masters + (moments > 0 ? "; " + moments + " parameter(s) with bad optimizer moments" : "");
         }
@@ -48,7 +48,7 @@ public final class OptimizerCheck {
         Path iter = iterationOf(path);
         try (MegatronCheckpoint ckpt = MegatronCheckpoint.open(iter)) {
             for (RankShard shard : ckpt.shards()) {
-                out.add(checkFolder(ckpt, shard));
+                out.add(withReplicas(ckpt, shard, checkFolder(ckpt, shard)));
             }
         }
         return new Report(iter, out);
@@ -65,6 +65,51 @@ public final class OptimizerCheck {
         try (OptimizerFile file = OptimizerFile.open(opt)) {
             return MasterCheck.run(shard, file, RankLayout.of(ckpt.args(), shard, file));
         }
+    }
+
+    /**
+     * A folder whose file lacks a sub-optimizer (it was not DP rank 0 of it, e.g. the dense optimizer on an
+     * expert-parallel rank > 0) still holds those weights: check them against the masters that the folder of
+     * the same TP/PP rank wrote, when its layout for that optimizer is the same.
+     */
+    private static MasterCheck.RankCheck withReplicas(MegatronCheckpoint ckpt, RankShard shard, MasterCheck.RankCheck c) {
+        if (!c.layout().proven()) {
+            return c;
+        }
+        Path own = shard.path().resolveSibling(OptimizerFile.NAME);
+        List<Integer> absent = new ArrayList<>();
+        try (OptimizerFile file = OptimizerFile.open(own)) {
+            for (int s = 0; s < file.optimizers().size(); s++) {
+                if (file.optimizers().get(s) == null) {
+                    absent.add(s);
+                }
+            }
+        }
+        MasterCheck.RankCheck out = c;
+        for (int s : absent) {
+            out = fromDonor(ckpt, shard, out, s);
+        }
+        return out;
+    }
+
+    private static MasterCheck.RankCheck fromDonor(MegatronCheckpoint ckpt, RankShard shard, MasterCheck.RankCheck c, int s) {
+        for (RankShard donor : ckpt.shards()) {
+            Path file = donor.path().resolveSibling(OptimizerFile.NAME);
+            if (donor == shard || donor.tpRank() != shard.tpRank() || donor.ppRank() != shard.ppRank()
+                    || !Files.isRegularFile(file)) {
+                continue;
+            }
+            try (OptimizerFile opt = OptimizerFile.open(file)) {
+                if (opt.optimizers().size() <= s || opt.optimizers().get(s) == null) {
+                    continue;
+                }
+                RankLayout layout = RankLayout.of(ckpt.args(), donor, opt);
+                if (layout.proven() && layout.optimizers().get(s).equals(c.layout().optimizers().get(s))) {
+                    return MasterCheck.borrowed(c, shard, s, opt.optimizers().get(s), donor.folder());
+                }
+            }
+        }
+        return c;
     }
 
     /**

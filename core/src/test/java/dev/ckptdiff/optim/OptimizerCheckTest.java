@@ -192,5 +192,10 @@ class OptimizerCheckTest {
             assertNull(b.optimizers().get(0));
             assertEquals(98304, b.optimizers().get(1).getFirst().numelUnpadded());
         }
+        // mp_rank_00_001's dense weights are checked against the dense masters mp_rank_00_000 wrote.
+        OptimizerCheck.Report r = OptimizerCheck.run(iter);
+        assertEquals(List.of("mp_rank_00_000", "mp_rank_00_001"), r.ranks().stream().map(MasterCheck.RankCheck::folder).toList());
+        assertEquals(27 + 16, r.ranks().get(0).paramsChecked());
+        assertEquals(27 + 16, r.ranks().get(1).paramsChecked());
     }
 }
