@@ -26,7 +26,8 @@ class OptimizerCliTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"dense_dp2/global_step_3", "dense_dp2/global_step_2", "dense_tp2/global_step_3",
-            "dense_pp2_tied/global_step_3", "moe_ep2/global_step_3"})
+            "dense_pp2_tied/global_step_3", "moe_ep2/global_step_3", "per_bucket/dense_dp2/global_step_3",
+            "per_bucket/moe_ep2/global_step_3"})
     void cleanStepsSayMastersMatchWeights(String step) {
         for (String cmd : List.of("diff", "check")) {
             Cli r = cmd.equals("diff") ? Cli.run("--optimizer", optim().resolve(step).toString())
@@ -87,7 +88,7 @@ class OptimizerCliTest {
         try (var s = Files.walk(optim())) {
             folders = s.filter(p -> p.getFileName().toString().equals("distrib_optim.pt")).map(Path::getParent).sorted().toList();
         }
-        assertEquals(12, folders.size());
+        assertEquals(15, folders.size());
         for (Path folder : folders) {
             Cli r = Cli.run("inspect", "--json", folder.toString());
             assertEquals(0, r.exit(), r.out() + r.err());
@@ -99,13 +100,13 @@ class OptimizerCliTest {
                 params += b.get("params").size();
             }
             assertEquals(params, j.get("params").size(), folder.toString());
-            // Every written parameter's offset is Megatron's: start - bucket offset + earlier buckets' unpadded sizes.
+            // Every written parameter's offset is Megatron's (coalesced form): start - bucket offset + earlier buckets' unpadded sizes.
             for (JsonNode p : j.get("params")) {
                 if (p.get("flat_offset").asLong() < 0) {
                     continue;
                 }
                 JsonNode buf = layout.get(bufferIndex(j, p));
-                assertEquals(megatronOffset(buf, p.get("name").asText()), p.get("flat_offset").asLong(), p.toString());
+                assertEquals(megatronOffset(buf, p.get("name").asText(), folder.toString().contains("per_bucket")), p.get("flat_offset").asLong(), p.toString());
             }
         }
         Cli text = Cli.run("inspect", optim().resolve("moe_ep2/global_step_3/actor/iter_0000003/mp_rank_00_001/distrib_optim.pt").toString());
@@ -129,12 +130,13 @@ class OptimizerCliTest {
         return idx + p.get("buffer").asInt();
     }
 
-    private static long megatronOffset(JsonNode buf, String name) {
+    /** Per-bucket form (older Megatron-Core): the offset inside the parameter's bucket tensor. */
+    private static long megatronOffset(JsonNode buf, String name, boolean perBucket) {
         for (JsonNode p : buf.get("params")) {
             if (p.get("name").asText().equals(name)) {
                 int b = p.get("bucket").asInt();
                 long before = 0;
-                for (int k = 0; k < b; k++) {
+                for (int k = 0; k < (perBucket ? 0 : b); k++) {
                     before += buf.get("buckets").get(k).get("numel_unpadded").asLong();
                 }
                 return p.get("start").asLong() - buf.get("buckets").get(b).get("offset").asLong() + before;

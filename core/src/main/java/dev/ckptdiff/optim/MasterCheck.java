@@ -180,14 +180,20 @@ public final class MasterCheck {
         };
     }
 
-    /** Alignment gaps inside buckets (and, in the per-bucket form, the bucket-end padding) must hold zeros. */
+    /**
+     * Alignment gaps inside buckets must hold zeros (Megatron-Core >= 0.7 gathers into zero-filled shards). The
+     * older per-bucket form gathered torch.empty shards and had no alignment gaps, so it has nothing to check.
+     */
     private void gaps(GradBuffer b, BufferState st) {
+        if (!st.coalesced()) {
+            return;
+        }
         List<GradBuffer.Placement> sorted = b.params().stream().sorted(Comparator.comparingLong(GradBuffer.Placement::start)).toList();
         long fileBase = 0;
         int pi = 0;
         for (int k = 0; k < b.buckets().size(); k++) {
             GradBuffer.Bucket bk = b.buckets().get(k);
-            long end = bk.offset() + (st.coalesced() ? bk.numelUnpadded() : st.tensors().get(BufferState.MASTERS).get(k).numel());
+            long end = bk.offset() + bk.numelUnpadded();
             long pos = bk.offset();
             while (pos < end) {
                 long next = end;
@@ -202,8 +208,8 @@ public final class MasterCheck {
                     next = Math.min(end, sorted.get(pi).start());
                 }
                 for (Map.Entry<String, List<Tensor>> e : st.tensors().entrySet()) {
-                    MemorySegment seg = e.getValue().get(st.coalesced() ? 0 : k).bytes();
-                    long segBase = st.coalesced() ? fileBase - bk.offset() : -bk.offset();
+                    MemorySegment seg = e.getValue().getFirst().bytes();
+                    long segBase = fileBase - bk.offset();
                     for (long x = pos; x < next; x++) {
                         float v = f(seg, (segBase + x) * 4);
                         if (v != 0) {

@@ -23,7 +23,8 @@ import dev.ckptdiff.pickle.PyValues;
 /** Real Megatron-Core distributed-optimizer step folders (testdata/make_optim.py) and planted faults. */
 class OptimizerCheckTest {
     static final List<String> CLEAN = List.of("dense_dp2/global_step_3", "dense_dp2/global_step_2",
-            "dense_tp2/global_step_3", "dense_pp2_tied/global_step_3", "moe_ep2/global_step_3");
+            "dense_tp2/global_step_3", "dense_pp2_tied/global_step_3", "moe_ep2/global_step_3",
+            "per_bucket/dense_dp2/global_step_3", "per_bucket/moe_ep2/global_step_3");
 
     static List<Path> rankFolders() {
         return Fixtures.find("optim/**/mp_rank_*/distrib_optim.pt").stream().map(Path::getParent).toList();
@@ -32,7 +33,7 @@ class OptimizerCheckTest {
     @Test
     void recomputedLayoutEqualsMegatronsParamIndexMapInEveryFolder() {
         List<Path> folders = rankFolders();
-        assertTrue(folders.size() == 12, "fixtures: " + folders);
+        assertTrue(folders.size() == 15, "fixtures: " + folders);
         for (Path folder : folders) {
             JsonNode want = Fixtures.json(folder.resolve("megatron_layout.json"));
             try (MegatronCheckpoint ckpt = MegatronCheckpoint.open(folder.resolve(MegatronCheckpoint.FILE));
@@ -175,6 +176,28 @@ class OptimizerCheckTest {
             MasterCheck.RankCheck c = MasterCheck.run(shard, file, wrong);
             assertEquals(OptimFinding.Kind.UNPROVEN, c.findings().getFirst().kind());
             assertEquals(0, c.paramsChecked());
+        }
+    }
+
+    @Test
+    void olderPerBucketFormIsReadBucketByBucket() {
+        Path folder = Fixtures.path("optim/per_bucket/dense_dp2/global_step_3/actor/iter_0000003/mp_rank_00");
+        try (OptimizerFile file = OptimizerFile.open(folder.resolve(OptimizerFile.NAME))) {
+            BufferState b = file.optimizers().getFirst().getFirst();
+            assertFalse(b.coalesced());
+            assertEquals(18, b.perBucketUnpadded().size());
+            assertEquals(18, b.tensors().get("param").size());
+            assertEquals(181312, b.numelUnpadded());
+            JsonNode last = Fixtures.json(folder.resolve("megatron_layout.json")).get(0).get("buckets").get(17);
+            assertEquals(last.get("offset").asLong() + last.get("numel").asLong(), b.storedNumel(),
+                    "padded buckets are stored whole");
+        }
+        try (MegatronCheckpoint ckpt = MegatronCheckpoint.open(folder.resolve(MegatronCheckpoint.FILE));
+             OptimizerFile file = OptimizerFile.open(folder.resolve(OptimizerFile.NAME))) {
+            // A layout that puts everything in one bucket is refused bucket by bucket.
+            RankLayout one = RankLayout.of(argsWith(ckpt.args(), "overlap_grad_reduce", new Py.Bool(false)),
+                    ckpt.shards().getFirst(), file);
+            assertTrue(one.unproven().contains("per_bucket_numel_unpadded is [16384, 8256"), one.unproven());
         }
     }
 
