@@ -68,7 +68,12 @@ final class CheckCommand implements Callable<Integer> {
             if (path == null) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--optimizer needs PATH");
             }
-            return OptimizerOutput.report(spec.commandLine().getOut(), dev.ckptdiff.optim.OptimizerCheck.run(path));
+            dev.ckptdiff.optim.OptimizerCheck.Report r = dev.ckptdiff.optim.OptimizerCheck.run(path);
+            if (json) {
+                spec.commandLine().getOut().println(InspectCommand.Json.MAPPER.writeValueAsString(OptimizerOutput.reportJson(r)));
+                return r.findings().isEmpty() ? 0 : Main.FINDINGS;
+            }
+            return OptimizerOutput.report(spec.commandLine().getOut(), r);
         }
         if ((path == null) == (config == null)) {
             throw new CommandLine.ParameterException(spec.commandLine(), "give either PATH or --config YAML");

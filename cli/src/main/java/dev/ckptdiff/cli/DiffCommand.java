@@ -121,6 +121,10 @@ final class DiffCommand implements Callable<Integer> {
             if (paths.size() != 1) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--optimizer takes one STEP_DIR");
             }
+            if (json != null) {
+                throw new BadInputException("--json FILE is not written with --optimizer; use 'ckpt-diff check --optimizer"
+                        + " --json STEP_DIR'");
+            }
             return OptimizerOutput.report(spec.commandLine().getOut(), dev.ckptdiff.optim.OptimizerCheck.run(paths.getFirst()));
         }
         Tolerance tol = new Tolerance(atol, rtol);

@@ -110,6 +110,33 @@ final class OptimizerOutput {
         return r.findings().isEmpty() ? 0 : Main.FINDINGS;
     }
 
+    static ObjectNode reportJson(OptimizerCheck.Report r) {
+        ObjectNode o = InspectCommand.Json.MAPPER.createObjectNode();
+        o.put("path", r.dir().toString());
+        o.put("masters_match", r.mastersMatch());
+        o.put("summary", r.summary());
+        ArrayNode ranks = o.putArray("ranks");
+        for (MasterCheck.RankCheck c : r.ranks()) {
+            ObjectNode x = ranks.addObject();
+            x.put("folder", c.folder());
+            x.put("params_checked", c.paramsChecked());
+            x.put("elements_checked", c.elementsChecked());
+            x.put("layout_proven", c.layout().proven());
+            c.layout().proof().forEach(x.putArray("proof")::add);
+        }
+        ArrayNode fs = o.putArray("findings");
+        for (OptimFinding f : r.findings()) {
+            ObjectNode x = fs.addObject();
+            x.put("kind", f.kind().name().toLowerCase(Locale.ROOT));
+            x.put("folder", f.folder());
+            x.put("param", f.param());
+            x.put("element", f.element());
+            x.put("flat_offset", f.flatOffset());
+            x.put("message", f.message());
+        }
+        return o;
+    }
+
     private static String severity(OptimFinding f) {
         return f.kind().name().toLowerCase(Locale.ROOT).replace('_', ' ');
     }

@@ -146,6 +146,33 @@ class OptimizerCliTest {
     }
 
     @Test
+    void checkJsonNamesTheFaultForMachines() {
+        JsonNode f = faults().get("ulp_off");
+        Cli r = Cli.run("check", "--optimizer", "--json", optim().resolve("faults/ulp_off/global_step_3").toString());
+        assertEquals(1, r.exit(), r.out() + r.err());
+        JsonNode j = r.json();
+        assertFalse(j.get("masters_match").asBoolean());
+        JsonNode x = j.get("findings").get(0);
+        assertEquals("master_mismatch", x.get("kind").asText());
+        assertEquals(f.get("param").asText(), x.get("param").asText());
+        assertEquals(f.get("element").asLong(), x.get("element").asLong());
+        assertEquals(f.get("flat_offset").asLong(), x.get("flat_offset").asLong());
+        assertEquals(1, j.get("findings").size());
+    }
+
+    @Test
+    void aStepWithoutDistribOptimIsAFinding(@TempDir Path tmp) throws Exception {
+        Path src = optim().resolve("dense_dp2/global_step_3/actor/iter_0000003/mp_rank_00");
+        Path dst = tmp.resolve("iter_0000003/mp_rank_00");
+        Files.createDirectories(dst);
+        Files.copy(src.resolve("model_optim_rng.pt"), dst.resolve("model_optim_rng.pt"));
+        Cli r = Cli.run("check", "--optimizer", tmp.resolve("iter_0000003").toString());
+        assertEquals(1, r.exit(), r.out() + r.err());
+        assertTrue(r.out().contains("mp_rank_00: no distrib_optim.pt beside model_optim_rng.pt"), r.out());
+        assertTrue(r.out().strip().endsWith("masters could not be checked against the weights"), r.out());
+    }
+
+    @Test
     void aTruncatedOptimizerFileIsOneLineExit2(@TempDir Path tmp) throws Exception {
         Path src = optim().resolve("dense_dp2/global_step_3/actor/iter_0000003/mp_rank_00");
         Path dst = tmp.resolve("global_step_3/actor/iter_0000003/mp_rank_00");
