@@ -125,7 +125,15 @@ final class DiffCommand implements Callable<Integer> {
                 throw new BadInputException("--json FILE is not written with --optimizer; use 'ckpt-diff check --optimizer"
                         + " --json STEP_DIR'");
             }
-            return OptimizerOutput.report(spec.commandLine().getOut(), dev.ckptdiff.optim.OptimizerCheck.run(paths.getFirst()));
+            List<RunRoot.Step> steps = RunRoot.steps(paths.getFirst());
+            if (steps.isEmpty()) {
+                return OptimizerOutput.report(spec.commandLine().getOut(), dev.ckptdiff.optim.OptimizerCheck.run(paths.getFirst()));
+            }
+            int rc = 0; // a run's checkpoint root: every step, newest first
+            for (RunRoot.Step st : latest ? steps.subList(0, 1) : steps) {
+                rc = Math.max(rc, OptimizerOutput.report(spec.commandLine().getOut(), dev.ckptdiff.optim.OptimizerCheck.run(st.dir())));
+            }
+            return rc;
         }
         Tolerance tol = new Tolerance(atol, rtol);
         if (paths.size() == 1) {

@@ -146,6 +146,19 @@ class OptimizerCliTest {
     }
 
     @Test
+    void aRunRootChecksEveryStepNewestFirst() {
+        Cli all = Cli.run("--optimizer", optim().resolve("dense_dp2").toString());
+        assertEquals(0, all.exit(), all.out() + all.err());
+        List<String> heads = all.out().lines().filter(l -> l.startsWith("optimizer state: ")).toList();
+        assertEquals(2, heads.size(), all.out());
+        assertTrue(heads.get(0).contains("global_step_3") && heads.get(1).contains("global_step_2"), all.out());
+        assertEquals(2, all.out().lines().filter(l -> l.equals("masters match weights")).count(), all.out());
+        Cli latest = Cli.run("--optimizer", "--latest", optim().resolve("dense_dp2").toString());
+        assertEquals(1, latest.out().lines().filter(l -> l.startsWith("optimizer state: ")).count(), latest.out());
+        assertEquals(1, Cli.run("--optimizer", optim().resolve("faults/ulp_off").toString()).exit());
+    }
+
+    @Test
     void checkJsonNamesTheFaultForMachines() {
         JsonNode f = faults().get("ulp_off");
         Cli r = Cli.run("check", "--optimizer", "--json", optim().resolve("faults/ulp_off/global_step_3").toString());
