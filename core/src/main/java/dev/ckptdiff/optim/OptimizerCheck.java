@@ -35,7 +35,9 @@ public final class OptimizerCheck {
                     : findings().stream().anyMatch(f -> f.kind() == OptimFinding.Kind.MASTER_MISMATCH)
                     ? "masters do NOT match weights: the step will resume onto other weights"
                     : "masters could not be checked against the weights";
-            return masters + (moments > 0 ? "; " + moments + " parameter(s) with bad optimizer moments" : "");
+            long gaps = findings().stream().filter(f -> f.kind() == OptimFinding.Kind.GAP_NOT_ZERO).count();
+            return masters + (moments > 0 ? "; " + moments + " parameter(s) with bad optimizer moments" : "")
+                    + (gaps > 0 ? "; " + gaps + " gap(s) between parameters not zero" : "");
         }
     }
 
