@@ -186,6 +186,16 @@ class OptimizerCliTest {
     }
 
     @Test
+    void inspectWithoutTheModelFileShowsTheBuffersAndSaysWhyNoPlacement(@TempDir Path tmp) throws Exception {
+        Files.copy(optim().resolve("dense_dp2/global_step_3/actor/iter_0000003/mp_rank_00/distrib_optim.pt"),
+                tmp.resolve("distrib_optim.pt"));
+        Cli r = Cli.run("inspect", tmp.resolve("distrib_optim.pt").toString());
+        assertEquals(0, r.exit(), r.out() + r.err());
+        assertTrue(r.out().contains("(bfloat16, float32)   coalesced  181312"), r.out());
+        assertTrue(r.out().contains("layout: not proven: no model_optim_rng.pt beside it"), r.out());
+    }
+
+    @Test
     void aTruncatedOptimizerFileIsOneLineExit2(@TempDir Path tmp) throws Exception {
         Path src = optim().resolve("dense_dp2/global_step_3/actor/iter_0000003/mp_rank_00");
         Path dst = tmp.resolve("global_step_3/actor/iter_0000003/mp_rank_00");
