@@ -88,7 +88,7 @@ class OptimizerCliTest {
         try (var s = Files.walk(optim())) {
             folders = s.filter(p -> p.getFileName().toString().equals("distrib_optim.pt")).map(Path::getParent).sorted().toList();
         }
-        assertEquals(17, folders.size());
+        assertEquals(19, folders.size());
         for (Path folder : folders) {
             Cli r = Cli.run("inspect", "--json", folder.toString());
             assertEquals(0, r.exit(), r.out() + r.err());

@@ -18,6 +18,8 @@ public record OptimFinding(Kind kind, String folder, String param, long flatOffs
         GAP_NOT_ZERO,
         /** The layout cannot be proven, so no parameter could be located. */
         UNPROVEN,
+        /** The two stages' copies of tied embeddings differ: a resume trains them apart. */
+        TIED_COPIES_DIFFER,
         /** A file or parameter is missing. */
         MISSING
     }

@@ -10,6 +10,7 @@ import dev.ckptdiff.locate.Copy;
 import dev.ckptdiff.locate.Locator;
 import dev.ckptdiff.megatron.MegatronCheckpoint;
 import dev.ckptdiff.megatron.RankShard;
+import dev.ckptdiff.tensor.Tensor;
 
 /**
  * Will a resume from this step train the weights it holds? Every rank folder's {@code distrib_optim.pt} is
@@ -35,9 +36,11 @@ public final class OptimizerCheck {
                     : findings().stream().anyMatch(f -> f.kind() == OptimFinding.Kind.MASTER_MISMATCH)
                     ? "masters do NOT match weights: the step will resume onto other weights"
                     : "masters could not be checked against the weights";
+            long tied = findings().stream().filter(f -> f.kind() == OptimFinding.Kind.TIED_COPIES_DIFFER).count();
             long gaps = findings().stream().filter(f -> f.kind() == OptimFinding.Kind.GAP_NOT_ZERO).count();
             return masters + (moments > 0 ? "; " + moments + " parameter(s) with bad optimizer moments" : "")
-                    + (gaps > 0 ? "; " + gaps + " gap(s) between parameters not zero" : "");
+                    + (gaps > 0 ? "; " + gaps + " gap(s) between parameters not zero" : "")
+                    + (tied > 0 ? "; the pipeline stages' copies of the tied embeddings differ" : "");
         }
     }
 
@@ -52,6 +55,7 @@ public final class OptimizerCheck {
             for (RankShard shard : ckpt.shards()) {
                 out.add(withReplicas(ckpt, shard, checkFolder(ckpt, shard)));
             }
+            out = tiedCopies(ckpt, out);
         }
         return new Report(iter, out);
     }
@@ -67,6 +71,71 @@ public final class OptimizerCheck {
         try (OptimizerFile file = OptimizerFile.open(opt)) {
             return MasterCheck.run(shard, file, RankLayout.of(ckpt.args(), shard, file));
         }
+    }
+
+    static final String EMBEDDING = "embedding.word_embeddings.weight";
+    static final String OUTPUT = "output_layer.weight";
+
+    /**
+     * With PP > 1 and tied embeddings the first stage's word embeddings and the last stage's output layer are
+     * two copies that Megatron keeps equal (their grads are all-reduced over the embedding group). Each copy
+     * can match its own masters while the two differ, e.g. after patching one stage: compare them bitwise.
+     */
+    private static List<MasterCheck.RankCheck> tiedCopies(MegatronCheckpoint ckpt, List<MasterCheck.RankCheck> checks) {
+        int pp = ckpt.layout().pp();
+        if (pp < 2 || ckpt.args().getBool("untie_embeddings_and_output_weights").orElse(true)) {
+            return checks;
+        }
+        List<MasterCheck.RankCheck> out = new ArrayList<>(checks);
+        for (RankShard first : ckpt.shards()) {
+            if (first.ppRank() != 0 || first.epRank() != 0 || first.chunks().isEmpty()) {
+                continue;
+            }
+            for (RankShard last : ckpt.shards()) {
+                if (last.ppRank() != pp - 1 || last.tpRank() != first.tpRank() || last.epRank() != 0) {
+                    continue;
+                }
+                Tensor a = first.chunks().getFirst().get(EMBEDDING);
+                Tensor b = last.chunks().getLast().get(OUTPUT);
+                if (a == null || b == null) {
+                    continue;
+                }
+                long at = firstDifference(a, b);
+                if (at >= 0) {
+                    int i = out.indexOf(checks.stream().filter(c -> c.folder().equals(last.folder())).findFirst().orElseThrow());
+                    MasterCheck.RankCheck c = out.get(i);
+                    List<OptimFinding> fs = new ArrayList<>(c.findings());
+                    fs.add(new OptimFinding(OptimFinding.Kind.TIED_COPIES_DIFFER, last.folder(), OUTPUT, -1, at,
+                            at == Long.MAX_VALUE ? "has shape " + b.shapeString() + " but " + first.folder() + "'s " + EMBEDDING
+                                    + " has " + a.shapeString()
+                                    : "holds " + b.get(at) + " but " + first.folder() + "'s " + EMBEDDING + " holds " + a.get(at)
+                                    + ": the tied copies differ, and a resume trains them apart"));
+                    out.set(i, new MasterCheck.RankCheck(c.folder(), c.layout(), c.paramsChecked(), c.elementsChecked(),
+                            List.copyOf(fs)));
+                }
+            }
+        }
+        return out;
+    }
+
+    /** The first element where two tensors differ bitwise, -1 if none, Long.MAX_VALUE if the shapes differ. */
+    private static long firstDifference(Tensor a, Tensor b) {
+        if (!java.util.Arrays.equals(a.shape(), b.shape()) || a.dtype() != b.dtype()) {
+            return Long.MAX_VALUE;
+        }
+        int size = a.dtype().size();
+        if (a.isContiguous() && b.isContiguous()) {
+            long m = a.bytes().mismatch(b.bytes());
+            return m < 0 ? -1 : m / size;
+        }
+        for (long i = 0; i < a.numel(); i++) {
+            long oa = a.byteOffsetOf(i);
+            long ob = b.byteOffsetOf(i);
+            if (java.lang.foreign.MemorySegment.mismatch(a.storage(), oa, oa + size, b.storage(), ob, ob + size) >= 0) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     /**

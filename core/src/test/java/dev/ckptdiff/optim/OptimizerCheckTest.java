@@ -34,7 +34,7 @@ class OptimizerCheckTest {
     @Test
     void recomputedLayoutEqualsMegatronsParamIndexMapInEveryFolder() {
         List<Path> folders = rankFolders();
-        assertTrue(folders.size() == 17, "fixtures: " + folders);
+        assertTrue(folders.size() == 19, "fixtures: " + folders);
         for (Path folder : folders) {
             JsonNode want = Fixtures.json(folder.resolve("megatron_layout.json"));
             try (MegatronCheckpoint ckpt = MegatronCheckpoint.open(folder.resolve(MegatronCheckpoint.FILE));
@@ -198,6 +198,22 @@ class OptimizerCheckTest {
                 + want.get("flat_offset").asLong()), f.message());
         assertTrue(r.mastersMatch());
         assertEquals("masters match weights; 1 gap(s) between parameters not zero", r.summary());
+    }
+
+    @Test
+    void tiedEmbeddingCopiesThatDifferAcrossStagesAreNamed() {
+        JsonNode want = Fixtures.json(Fixtures.path("optim/tied_fault/TIED.json"));
+        OptimizerCheck.Report r = OptimizerCheck.run(Fixtures.path("optim/tied_fault/global_step_3"));
+        assertEquals(1, r.findings().size(), r.findings().toString());
+        OptimFinding f = r.findings().getFirst();
+        assertEquals(OptimFinding.Kind.TIED_COPIES_DIFFER, f.kind());
+        assertEquals(want.get("folder").asText(), f.folder());
+        assertEquals(want.get("param").asText(), f.param());
+        assertEquals(want.get("element").asLong(), f.element());
+        assertTrue(f.message().contains(want.get("first_stage_folder").asText() + "'s embedding.word_embeddings.weight"),
+                f.message());
+        assertTrue(r.mastersMatch(), "each stage matches its own masters");
+        assertTrue(r.summary().endsWith("the pipeline stages' copies of the tied embeddings differ"), r.summary());
     }
 
     @Test
