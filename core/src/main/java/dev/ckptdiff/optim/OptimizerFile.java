@@ -152,6 +152,12 @@ public final class OptimizerFile implements AutoCloseable {
                 throw BadInputException.in(tf.path(), at + "['" + e.getKey() + "'] holds " + e.getValue().size()
                         + " bucket tensors but per_bucket_numel_unpadded lists " + buckets.size());
             }
+            for (int k = 0; !coalesced && k < buckets.size(); k++) {
+                if (e.getValue().get(k).numel() < buckets.get(k)) {
+                    throw BadInputException.in(tf.path(), at + "['" + e.getKey() + "'][" + k + "] holds "
+                            + e.getValue().get(k).numel() + " elements, fewer than its bucket's " + buckets.get(k));
+                }
+            }
         }
         return s;
     }
