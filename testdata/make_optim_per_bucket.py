@@ -12,7 +12,8 @@ padding is undefined: NaN here, which a reader must not look at), and a list [st
 optimizer. No Megatron-Core of that age runs the fixtures' model here, so this script rewrites the real
 Megatron-Core 0.20 files of dense_dp2 and moe_ep2 (step 3) into that form: the values, bucket sizes and offsets
 are Megatron's own (megatron_layout.json; all parameters there have a multiple of 64 elements, so the 0.8 start
-alignment changed nothing). The model files are copied unchanged. Output: fixtures/optim/per_bucket/<name>/global_step_3.
+alignment changed nothing). The model files are copied unchanged. Output: fixtures/optim/per_bucket/<name>/global_step_3, and per_bucket/short_bucket (bad input: a bucket tensor
+shorter than its bucket).
 """
 import json
 import shutil
@@ -66,10 +67,24 @@ def convert(name):
         torch.save(new, folder / "distrib_optim.pt")
 
 
+def short_bucket():
+    """Bad input: bucket 3 of 'param' cut shorter than per_bucket_numel_unpadded says."""
+    src = OPTIM / "per_bucket" / "dense_dp2" / "global_step_3"
+    dst = OPTIM / "per_bucket" / "short_bucket" / "global_step_3"
+    shutil.rmtree(dst.parent, ignore_errors=True)
+    shutil.copytree(src, dst)
+    f = dst / "actor/iter_0000003/mp_rank_00/distrib_optim.pt"
+    optim = torch.load(f, map_location="cpu", weights_only=False)
+    (lists,) = optim[0].values()
+    lists["param"][3] = lists["param"][3][:100].clone()
+    torch.save(optim, f)
+
+
 def main():
     for name in ("dense_dp2", "moe_ep2"):
         convert(name)
         print("per-bucket form of", name)
+    short_bucket()
 
 
 if __name__ == "__main__":

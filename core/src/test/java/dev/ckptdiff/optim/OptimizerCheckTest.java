@@ -28,7 +28,8 @@ class OptimizerCheckTest {
             "gaps/clean/global_step_1");
 
     static List<Path> rankFolders() {
-        return Fixtures.find("optim/**/mp_rank_*/distrib_optim.pt").stream().map(Path::getParent).toList();
+        return Fixtures.find("optim/**/mp_rank_*/distrib_optim.pt").stream().map(Path::getParent)
+                .filter(p -> !p.toString().contains("short_bucket")).toList(); // bad input, tested in the CLI
     }
 
     @Test
