@@ -30,6 +30,7 @@ import dev.ckptdiff.io.BadInputException;
                 "",
                 "  ckpt-diff check HF_DIR|ITER_DIR|STEP_DIR [--tp N --pp N --vpp N --ep N --etp N]",
                 "  ckpt-diff check --config run.yaml        an RLinf config, and the HF model it points to",
+                "  ckpt-diff check --optimizer STEP_DIR     fp32 masters in distrib_optim.pt against the weights",
                 "",
                 "Exit codes: 0 no errors (warnings allowed), 1 errors found, 2 bad input or usage."})
 final class CheckCommand implements Callable<Integer> {
@@ -60,8 +61,23 @@ final class CheckCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print JSON instead of text.")
     boolean json;
 
+    @Option(names = "--optimizer", description = "Check the distributed-optimizer state (distrib_optim.pt) against"
+            + " the weights: do the fp32 masters round to them, are the moments finite.")
+    boolean optimizer;
+
     @Override
     public Integer call() throws Exception {
+        if (optimizer) {
+            if (path == null) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--optimizer needs PATH");
+            }
+            dev.ckptdiff.optim.OptimizerCheck.Report r = dev.ckptdiff.optim.OptimizerCheck.run(path);
+            if (json) {
+                spec.commandLine().getOut().println(InspectCommand.Json.MAPPER.writeValueAsString(OptimizerOutput.reportJson(r)));
+                return r.findings().isEmpty() ? 0 : Main.FINDINGS;
+            }
+            return OptimizerOutput.report(spec.commandLine().getOut(), r);
+        }
         if ((path == null) == (config == null)) {
             throw new CommandLine.ParameterException(spec.commandLine(), "give either PATH or --config YAML");
         }

@@ -52,6 +52,7 @@ import dev.ckptdiff.tensor.Shapes;
                 "",
                 "  ckpt-diff STEP_DIR   each role's HF copy against its Megatron copy",
                 "  ckpt-diff A B        two copies: HF, Megatron or step folders",
+                "  ckpt-diff --optimizer STEP_DIR   fp32 masters in distrib_optim.pt against the weights",
                 "",
                 "Exit codes: 0 identical or within tolerance, 1 differences found, 2 bad input or usage."})
 final class DiffCommand implements Callable<Integer> {
@@ -125,6 +126,10 @@ final class DiffCommand implements Callable<Integer> {
         }
     }
 
+    @Option(names = "--optimizer", description = "Check STEP_DIR's distributed-optimizer state instead: do the fp32"
+            + " masters in distrib_optim.pt round to the weights beside them (bitwise), are the moments finite.")
+    boolean optimizer;
+
     @Option(names = "--latest", description = "With a run's checkpoint root (global_step_* folders): only the newest step.")
     boolean latest;
 
@@ -139,6 +144,24 @@ final class DiffCommand implements Callable<Integer> {
         int nThreads = threads == null ? Runtime.getRuntime().availableProcessors() : threads;
         if (nThreads < 1) {
             throw new BadInputException("--threads must be at least 1");
+        }
+        if (optimizer) {
+            if (paths.size() != 1) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--optimizer takes one STEP_DIR");
+            }
+            if (json != null) {
+                throw new BadInputException("--json FILE is not written with --optimizer; use 'ckpt-diff check --optimizer"
+                        + " --json STEP_DIR'");
+            }
+            List<RunRoot.Step> steps = RunRoot.steps(paths.getFirst());
+            if (steps.isEmpty()) {
+                return OptimizerOutput.report(spec.commandLine().getOut(), dev.ckptdiff.optim.OptimizerCheck.run(paths.getFirst()));
+            }
+            int rc = 0; // a run's checkpoint root: every step, newest first
+            for (RunRoot.Step st : latest ? steps.subList(0, 1) : steps) {
+                rc = Math.max(rc, OptimizerOutput.report(spec.commandLine().getOut(), dev.ckptdiff.optim.OptimizerCheck.run(st.dir())));
+            }
+            return rc;
         }
         Tolerance tol = new Tolerance(atol, rtol);
         if (json != null && !json.toString().equals("-")) {

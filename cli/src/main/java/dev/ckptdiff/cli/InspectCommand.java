@@ -25,7 +25,8 @@ import dev.ckptdiff.tensor.Shapes;
         description = {"Show what a checkpoint holds: layout, args that matter, every tensor (name, dtype, shape,"
                 + " size, file or rank).", "Reads headers and pickles only, never tensor data.",
                 "PATH: a .safetensors or .pt file, an HF folder, a Megatron iter_* folder (or its parent),"
-                        + " an actor/ or global_step_* folder."})
+                        + " an actor/ or global_step_* folder.",
+                "A distrib_optim.pt, or the mp_rank_* folder holding one: its optimizer buffers and which parameter lies where."})
 final class InspectCommand implements Callable<Integer> {
     /** Built on first use: Jackson's mapper loads some 400 classes, which --version should not pay for. */
     static final class Json {
@@ -57,6 +58,16 @@ final class InspectCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (OptimizerOutput.isOptimizerInput(path)) {
+            dev.ckptdiff.optim.OptimizerInspection oi = dev.ckptdiff.optim.OptimizerInspection.of(path);
+            PrintWriter out = spec.commandLine().getOut();
+            if (json) {
+                out.println(Json.MAPPER.writeValueAsString(OptimizerOutput.inspectionJson(oi)));
+            } else {
+                OptimizerOutput.inspection(out, oi);
+            }
+            return 0;
+        }
         Inspection ins = Inspector.inspect(path, tree, sha256, chunks);
         PrintWriter out = spec.commandLine().getOut();
         if (json) {

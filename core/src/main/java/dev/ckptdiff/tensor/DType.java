@@ -131,7 +131,8 @@ public enum DType {
         }
     }
 
-    static short toBf16(float f) {
+    /** Round to nearest even, as torch's fp32 -> bf16 copy does. */
+    public static short toBf16(float f) {
         int bits = Float.floatToRawIntBits(f);
         if (Float.isNaN(f)) {
             return (short) ((bits >>> 16) | 0x40); // keep the sign, force a quiet NaN
