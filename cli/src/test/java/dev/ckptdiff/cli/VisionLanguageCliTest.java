@@ -39,7 +39,7 @@ class VisionLanguageCliTest {
         Cli r = Cli.run("--no-progress", Cli.fixtures().resolve("vl/faults/vl_replica_rank1/global_step_10").toString());
         assertEquals(1, r.exit(), r.out() + r.err());
         assertTrue(r.out().contains("visual.blocks.1.attn.proj.weight (B)  different"), r.out());
-        assertTrue(r.out().contains("replicated on every TP rank: mp_rank_01 must equal mp_rank_00"), r.out());
+        assertTrue(r.out().contains("replicated on every rank: mp_rank_01 must equal mp_rank_00"), r.out());
     }
 
     @Test
