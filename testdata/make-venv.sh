@@ -18,5 +18,5 @@ if [ ! -e "$venv" ]; then
   python3 -m venv "$venv"
 fi
 if ! "$venv/bin/python" -c 'import torch, transformers, safetensors, numpy' >/dev/null 2>&1; then
-  PIP_RETRIES=0 "$venv/bin/pip" install -q "${packages[@]}"
+  PIP_RETRIES=0 "$venv/bin/pip" install -qq "${packages[@]}"   # -qq: errors only (index warnings are noise)
 fi
