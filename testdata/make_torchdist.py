@@ -280,7 +280,7 @@ def protocol5(it, out):
         pickle.dump(meta, fh, protocol=5)
 
 
-def wrong_args(actor, out):
+def wrong_args(actor, out, changes=None):
     """A step whose Megatron args disagree with its weights and config.json (ffn_hidden_size 128, not 96),
     given as common.pt: older Megatron-Core (<= 0.18) saves the common state there, and readers prefer it."""
     shutil.copytree(actor, out)
@@ -289,7 +289,8 @@ def wrong_args(actor, out):
     info = next(v for k, v in meta.storage_data.items() if k.fqn.startswith("common_state/"))
     raw = (it / info.relative_path).read_bytes()[info.offset:info.offset + info.length]
     common = torch.load(io.BytesIO(raw), weights_only=False)[0]
-    common["args"].ffn_hidden_size = 128
+    for name, value in (changes or {"ffn_hidden_size": 128}).items():
+        setattr(common["args"], name, value)
     torch.save(common, it / "common.pt")
 
 

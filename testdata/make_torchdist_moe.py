@@ -17,6 +17,7 @@ Output: testdata/fixtures/torchdist_qwen3_moe_ep2/
     global_step_10/actor/hf_model/           save_pretrained (8 experts, top-2, every layer MoE)
     global_step_10/actor/iter_0000010/       torch_dist (metadata.json, .metadata, __R_0.distcp)
     faults/element/iter_0000010/ + FAULT.json   one element of one expert changed inside its chunk
+    faults/wrong_args/global_step_10/actor/   common.pt args saying 16 experts of moe_ffn_hidden_size 48
 """
 import io
 import json
@@ -88,6 +89,7 @@ def worker(rank, world, port, tmp, hf_dir):
                                     normalization="RMSNorm")
     model = GPTModel(config=tc, transformer_layer_spec=spec, vocab_size=c["vocab_size"], max_sequence_length=128,
                      share_embeddings_and_output_weights=False, position_embedding_type="rope")
+    model = model.to(torch.bfloat16)  # as Megatron-LM's Float16Module makes it (local RMSNorm would stay fp32)
     ep_rank = parallel_state.get_expert_model_parallel_rank()
     sd = gen.load_manifest_sd(hf_dir)
     weights = rank_weights(sd, json.loads((hf_dir / "config.json").read_text()), ep_rank)
@@ -168,6 +170,10 @@ def main():
     (actor / "latest_checkpointed_iteration.txt").write_text(str(ITER))
     shutil.rmtree(tmp)
     plant_element(actor / f"iter_{ITER:07d}", OUT / "faults")
+    # args that disagree with the expert tensors: 16 experts of 48 rows (the weights hold 8 of 32)
+    make_torchdist.ITERATION = ITER
+    make_torchdist.wrong_args(actor, OUT / "faults" / "wrong_args" / "global_step_10" / "actor",
+                              {"num_experts": 16, "moe_ffn_hidden_size": 48})
     print("wrote", OUT)
 
 
