@@ -3,7 +3,7 @@
 
 A tiny Qwen3-MoE (transformers Qwen3MoeForCausalLM, saved by save_pretrained as in make_moe.py) is
 loaded into a Megatron-Core GPTModel (local spec, SequentialMLP experts: Transformer Engine is not
-installed here) on the CPU over gloo with TP=1, EP=2 (2 processes), and saved by Megatron-Core's own
+installed here) on the CPU over gloo with TP=1, EP=2 (2 processes) and with TP=2, EP=2, expert TP=2 (4 processes), and saved by Megatron-Core's own
 dist_checkpointing.save with the torch_dist strategy. Each rank's weights are the legacy shard
 make_moe.py derives from the HF weights (Megatron-Bridge's mapping); load_state_dict(strict) proves
 they are exactly the keys and shapes the Megatron model holds.
@@ -13,7 +13,8 @@ outside the repository when missing):
     PYTHONPATH=<Megatron-LM checkout> testdata/.venv/bin/python testdata/make_torchdist_moe.py
 It was run with Megatron-LM HEAD (core 0.19+), torch 2.13 CPU, transformers 5.18.
 
-Output: testdata/fixtures/torchdist_qwen3_moe_ep2/
+Output (and testdata/fixtures/torchdist_qwen3_moe_tp2_ep2/global_step_10/actor/ the same for TP=2):
+testdata/fixtures/torchdist_qwen3_moe_ep2/
     global_step_10/actor/hf_model/           save_pretrained (8 experts, top-2, every layer MoE)
     global_step_10/actor/iter_0000010/       torch_dist (metadata.json, .metadata, __R_0.distcp)
     faults/element/iter_0000010/ + FAULT.json   one element of one expert changed inside its chunk
@@ -44,20 +45,20 @@ EP = 2
 CONFIG = dict(make_moe.CONFIG, num_hidden_layers=2, mlp_only_layers=[])
 
 
-def rank_weights(sd, cfg, ep_rank):
-    """The legacy (TP=1) shard of EP rank `ep_rank`: make_moe.py's mapping of the HF weights."""
-    padded = cfg["vocab_size"]
+def rank_weights(sd, cfg, tp, tp_rank, ep_rank):
+    """The legacy shard of (TP rank, EP rank), expert TP = TP: make_moe.py's mapping of the HF weights."""
+    padded = cfg["vocab_size"]  # 256: already a multiple of 128 x TP
     g = gen.hf_to_megatron_global(sd, cfg, padded)
-    m = {"embedding.word_embeddings.weight": g["embedding.word_embeddings.weight"].clone()}
+    m = {"embedding.word_embeddings.weight": g["embedding.word_embeddings.weight"].chunk(tp)[tp_rank].clone()}
     for L in range(cfg["num_hidden_layers"]):
-        m.update(gen.shard_layer(g, L, L, 1, 0, "local"))
-        m.update(make_moe.expert_keys(sd, cfg, L, L, ep_rank, EP, 0, 1, False))
+        m.update(gen.shard_layer(g, L, L, tp, tp_rank, "local"))
+        m.update(make_moe.expert_keys(sd, cfg, L, L, ep_rank, EP, tp_rank, tp, False))
     m["decoder.final_layernorm.weight"] = g["decoder.final_layernorm.weight"].clone()
-    m["output_layer.weight"] = g["output_layer.weight"].clone()
+    m["output_layer.weight"] = g["output_layer.weight"].chunk(tp)[tp_rank].clone()
     return m
 
 
-def worker(rank, world, port, tmp, hf_dir):
+def worker(rank, world, port, tmp, hf_dir, tp):
     # generate.py puts testdata/pysrc (a small unpickling stand-in named megatron) on the path: use the real one
     sys.path[:] = [p for p in sys.path if not p.endswith("pysrc")]
     for name in [m for m in sys.modules if m == "megatron" or m.startswith("megatron.")]:
@@ -73,7 +74,7 @@ def worker(rank, world, port, tmp, hf_dir):
     from megatron.core.models.gpt import GPTModel
     from megatron.core.models.gpt.gpt_layer_specs import get_gpt_layer_local_spec
     from megatron.core.transformer.transformer_config import TransformerConfig
-    parallel_state.initialize_model_parallel(tensor_model_parallel_size=1, pipeline_model_parallel_size=1,
+    parallel_state.initialize_model_parallel(tensor_model_parallel_size=tp, pipeline_model_parallel_size=1,
                                              expert_model_parallel_size=EP)
     c = CONFIG
     tc = TransformerConfig(
@@ -83,7 +84,8 @@ def worker(rank, world, port, tmp, hf_dir):
         gated_linear_unit=True, activation_func=torch.nn.functional.silu, normalization="RMSNorm",
         layernorm_epsilon=1e-6, num_moe_experts=c["num_experts"], moe_router_topk=c["num_experts_per_tok"],
         moe_ffn_hidden_size=c["moe_intermediate_size"], moe_grouped_gemm=False,
-        expert_model_parallel_size=EP, tensor_model_parallel_size=1, use_cpu_initialization=True,
+        expert_model_parallel_size=EP, tensor_model_parallel_size=tp, sequence_parallel=False,
+        use_cpu_initialization=True,
         params_dtype=torch.bfloat16, bf16=True, hidden_dropout=0.0, attention_dropout=0.0)
     spec = get_gpt_layer_local_spec(num_experts=c["num_experts"], moe_grouped_gemm=False, qk_layernorm=True,
                                     normalization="RMSNorm")
@@ -91,8 +93,9 @@ def worker(rank, world, port, tmp, hf_dir):
                      share_embeddings_and_output_weights=False, position_embedding_type="rope")
     model = model.to(torch.bfloat16)  # as Megatron-LM's Float16Module makes it (local RMSNorm would stay fp32)
     ep_rank = parallel_state.get_expert_model_parallel_rank()
+    tp_rank = parallel_state.get_tensor_model_parallel_rank()
     sd = gen.load_manifest_sd(hf_dir)
-    weights = rank_weights(sd, json.loads((hf_dir / "config.json").read_text()), ep_rank)
+    weights = rank_weights(sd, json.loads((hf_dir / "config.json").read_text()), tp, tp_rank, ep_rank)
     own = {k: v for k, v in model.state_dict().items() if "_extra_state" not in k}
     assert set(own) == set(weights), (sorted(set(own) ^ set(weights)))
     for k, v in own.items():
@@ -101,7 +104,7 @@ def worker(rank, world, port, tmp, hf_dir):
         for k, v in own.items():
             v.copy_(weights[k].to(v.dtype))
             assert torch.equal(v.float(), weights[k].float()), k
-    args = make_moe.args_for(CONFIG, 1, EP, 1, "local", CONFIG["vocab_size"])
+    args = make_moe.args_for(CONFIG, tp, EP, tp, "local", CONFIG["vocab_size"])
     args.ckpt_format = "torch_dist"
     for name, value in vars(args).items():  # generate.py's stand-in enums -> Megatron-Core's own
         if type(value).__module__.startswith("megatron."):
@@ -148,11 +151,17 @@ def plant_element(it, out):
 
 
 def main():
+    for tp in (1, 2):
+        make(tp)
+
+
+def make(tp):
+    out = OUT if tp == 1 else OUT.with_name(f"torchdist_qwen3_moe_tp{tp}_ep{EP}")
     tmp = Path(tempfile.mkdtemp(prefix="torchdist-moe-"))
     (tmp / "dist").mkdir()
-    if OUT.exists():
-        shutil.rmtree(OUT)
-    actor = OUT / "global_step_10" / "actor"
+    if out.exists():
+        shutil.rmtree(out)
+    actor = out / "global_step_10" / "actor"
     actor.mkdir(parents=True)
     import transformers
     torch.manual_seed(310)
@@ -165,16 +174,18 @@ def main():
                 p.copy_((0.02 * torch.randn_like(p, dtype=torch.float32)).to(p.dtype))
     gen.save_hf(model, actor / "hf_model")
     port = 29700 + os.getpid() % 1000
-    mp.spawn(worker, args=(EP, port, tmp, actor / "hf_model"), nprocs=EP, join=True)
+    mp.spawn(worker, args=(EP * tp, port, tmp, actor / "hf_model", tp), nprocs=EP * tp, join=True)
     shutil.copytree(tmp / "dist", actor / f"iter_{ITER:07d}")
     (actor / "latest_checkpointed_iteration.txt").write_text(str(ITER))
     shutil.rmtree(tmp)
-    plant_element(actor / f"iter_{ITER:07d}", OUT / "faults")
+    print("wrote", out)
+    if tp > 1:
+        return
+    plant_element(actor / f"iter_{ITER:07d}", out / "faults")
     # args that disagree with the expert tensors: 16 experts of 48 rows (the weights hold 8 of 32)
     make_torchdist.ITERATION = ITER
-    make_torchdist.wrong_args(actor, OUT / "faults" / "wrong_args" / "global_step_10" / "actor",
+    make_torchdist.wrong_args(actor, out / "faults" / "wrong_args" / "global_step_10" / "actor",
                               {"num_experts": 16, "moe_ffn_hidden_size": 48})
-    print("wrote", OUT)
 
 
 if __name__ == "__main__":

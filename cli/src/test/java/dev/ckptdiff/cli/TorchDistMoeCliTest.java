@@ -20,6 +20,8 @@ class TorchDistMoeCliTest {
     static final Path ACTOR = ROOT.resolve("global_step_10/actor");
     static final Path ITER = ACTOR.resolve("iter_0000010");
     static final Path HF = ACTOR.resolve("hf_model");
+    /** The same weights saved with TP=2 x EP=2 (expert TP=2): each expert's fc1 halves cut per TP rank. */
+    static final Path TP2 = Cli.fixtures().resolve("torchdist_qwen3_moe_tp2_ep2/global_step_10/actor");
 
     @Test
     void stepFolderReportsEveryExpertIdentical() {
@@ -73,6 +75,23 @@ class TorchDistMoeCliTest {
         assertEquals(1, bad.exit(), bad.out() + bad.err());
         assertTrue(bad.out().contains("error: decoder.layers.mlp.experts.experts.linear_fc1.weight: holds 8 experts,"
                 + " but args.num_experts is 16"), bad.out());
+    }
+
+    @Test
+    void tensorParallelExpertsReportIdenticalAndConvertBitwise(@TempDir Path tmp) throws IOException {
+        Cli step = Cli.run(TP2.getParent().toString());
+        assertEquals(0, step.exit(), step.out() + step.err());
+        assertTrue(step.out().contains("69 tensors: 69 identical"), step.out());
+        Cli across = Cli.run(ITER.toString(), TP2.resolve("iter_0000010").toString());
+        assertEquals(0, across.exit(), across.out());
+        Cli chunks = Cli.run("inspect", TP2.resolve("iter_0000010").toString(), "--chunks");
+        assertTrue(chunks.out().contains("decoder.layers.mlp.experts.experts.linear_fc1.weight[0, 6, 48:64, 0:64]"),
+                chunks.out());
+        Path out = tmp.resolve("hf");
+        Cli r = Cli.run("convert", "to-hf", TP2.resolve("iter_0000010").toString(), "--out", out.toString(),
+                "--config-from", TP2.resolve("hf_model").toString());
+        assertEquals(0, r.exit(), r.out() + r.err());
+        assertEquals(-1, Files.mismatch(out.resolve("model.safetensors"), TP2.resolve("hf_model/model.safetensors")));
     }
 
     @Test
