@@ -13,7 +13,9 @@ outside the repository when missing):
     PYTHONPATH=<Megatron-LM checkout> testdata/.venv/bin/python testdata/make_torchdist_moe.py
 It was run with Megatron-LM HEAD (core 0.19+), torch 2.13 CPU, transformers 5.18.
 
-Output (and testdata/fixtures/torchdist_qwen3_moe_tp2_ep2/global_step_10/actor/ the same for TP=2):
+Output (and testdata/fixtures/torchdist_qwen3_moe_tp2_ep2/global_step_10/actor/ the same for TP=2,
+torchdist_qwen3_moe_mixed_ep2/... for 3 layers of which layer 1 is dense (mlp_only_layers=[1]):
+Megatron-Core then keys every layer on its own, decoder.layers.<i>.*, as moe_layer_freq is a list):
 testdata/fixtures/torchdist_qwen3_moe_ep2/
     global_step_10/actor/hf_model/           save_pretrained (8 experts, top-2, every layer MoE)
     global_step_10/actor/iter_0000010/       torch_dist (metadata.json, .metadata, __R_0.distcp)
@@ -43,6 +45,7 @@ OUT = HERE / "fixtures" / "torchdist_qwen3_moe_ep2"
 ITER = 10
 EP = 2
 CONFIG = dict(make_moe.CONFIG, num_hidden_layers=2, mlp_only_layers=[])
+MIXED = dict(make_moe.CONFIG)  # 3 layers, layer 1 dense (mlp_only_layers)
 
 
 def rank_weights(sd, cfg, tp, tp_rank, ep_rank):
@@ -52,13 +55,14 @@ def rank_weights(sd, cfg, tp, tp_rank, ep_rank):
     m = {"embedding.word_embeddings.weight": g["embedding.word_embeddings.weight"].chunk(tp)[tp_rank].clone()}
     for L in range(cfg["num_hidden_layers"]):
         m.update(gen.shard_layer(g, L, L, tp, tp_rank, "local"))
-        m.update(make_moe.expert_keys(sd, cfg, L, L, ep_rank, EP, tp_rank, tp, False))
+        if L in make_moe.moe_layers(cfg):
+            m.update(make_moe.expert_keys(sd, cfg, L, L, ep_rank, EP, tp_rank, tp, False))
     m["decoder.final_layernorm.weight"] = g["decoder.final_layernorm.weight"].clone()
     m["output_layer.weight"] = g["output_layer.weight"].chunk(tp)[tp_rank].clone()
     return m
 
 
-def worker(rank, world, port, tmp, hf_dir, tp):
+def worker(rank, world, port, tmp, hf_dir, tp, c):
     # generate.py puts testdata/pysrc (a small unpickling stand-in named megatron) on the path: use the real one
     sys.path[:] = [p for p in sys.path if not p.endswith("pysrc")]
     for name in [m for m in sys.modules if m == "megatron" or m.startswith("megatron.")]:
@@ -72,11 +76,12 @@ def worker(rank, world, port, tmp, hf_dir, tp):
     from megatron.core import dist_checkpointing, parallel_state
     from megatron.core.dist_checkpointing.strategies.torch import TorchDistSaveShardedStrategy
     from megatron.core.models.gpt import GPTModel
-    from megatron.core.models.gpt.gpt_layer_specs import get_gpt_layer_local_spec
+    from megatron.core.models.gpt.gpt_layer_specs import get_gpt_decoder_block_spec, get_gpt_layer_local_spec
     from megatron.core.transformer.transformer_config import TransformerConfig
     parallel_state.initialize_model_parallel(tensor_model_parallel_size=tp, pipeline_model_parallel_size=1,
                                              expert_model_parallel_size=EP)
-    c = CONFIG
+    moe = make_moe.moe_layers(c)
+    mixed = len(moe) < c["num_hidden_layers"]
     tc = TransformerConfig(
         num_layers=c["num_hidden_layers"], hidden_size=c["hidden_size"], ffn_hidden_size=c["intermediate_size"],
         num_attention_heads=c["num_attention_heads"], num_query_groups=c["num_key_value_heads"],
@@ -86,9 +91,13 @@ def worker(rank, world, port, tmp, hf_dir, tp):
         moe_ffn_hidden_size=c["moe_intermediate_size"], moe_grouped_gemm=False,
         expert_model_parallel_size=EP, tensor_model_parallel_size=tp, sequence_parallel=False,
         use_cpu_initialization=True,
-        params_dtype=torch.bfloat16, bf16=True, hidden_dropout=0.0, attention_dropout=0.0)
-    spec = get_gpt_layer_local_spec(num_experts=c["num_experts"], moe_grouped_gemm=False, qk_layernorm=True,
-                                    normalization="RMSNorm")
+        params_dtype=torch.bfloat16, bf16=True, hidden_dropout=0.0, attention_dropout=0.0,
+        moe_layer_freq=[int(L in moe) for L in range(c["num_hidden_layers"])] if mixed else 1)
+    if mixed:  # dense and MoE layers: a per-layer block spec (and per-layer keys in the saved index)
+        spec = get_gpt_decoder_block_spec(tc, use_transformer_engine=False, normalization="RMSNorm")
+    else:
+        spec = get_gpt_layer_local_spec(num_experts=c["num_experts"], moe_grouped_gemm=False, qk_layernorm=True,
+                                        normalization="RMSNorm")
     model = GPTModel(config=tc, transformer_layer_spec=spec, vocab_size=c["vocab_size"], max_sequence_length=128,
                      share_embeddings_and_output_weights=False, position_embedding_type="rope")
     model = model.to(torch.bfloat16)  # as Megatron-LM's Float16Module makes it (local RMSNorm would stay fp32)
@@ -104,7 +113,7 @@ def worker(rank, world, port, tmp, hf_dir, tp):
         for k, v in own.items():
             v.copy_(weights[k].to(v.dtype))
             assert torch.equal(v.float(), weights[k].float()), k
-    args = make_moe.args_for(CONFIG, tp, EP, tp, "local", CONFIG["vocab_size"])
+    args = make_moe.args_for(c, tp, EP, tp, "local", c["vocab_size"])
     args.ckpt_format = "torch_dist"
     for name, value in vars(args).items():  # generate.py's stand-in enums -> Megatron-Core's own
         if type(value).__module__.startswith("megatron."):
@@ -152,11 +161,14 @@ def plant_element(it, out):
 
 def main():
     for tp in (1, 2):
-        make(tp)
+        make(tp, CONFIG)
+    make(1, MIXED)
 
 
-def make(tp):
+def make(tp, config):
     out = OUT if tp == 1 else OUT.with_name(f"torchdist_qwen3_moe_tp{tp}_ep{EP}")
+    if config is MIXED:
+        out = OUT.with_name(f"torchdist_qwen3_moe_mixed_ep{EP}")
     tmp = Path(tempfile.mkdtemp(prefix="torchdist-moe-"))
     (tmp / "dist").mkdir()
     if out.exists():
@@ -165,7 +177,7 @@ def make(tp):
     actor.mkdir(parents=True)
     import transformers
     torch.manual_seed(310)
-    model = transformers.Qwen3MoeForCausalLM(transformers.Qwen3MoeConfig(**CONFIG)).to(torch.bfloat16)
+    model = transformers.Qwen3MoeForCausalLM(transformers.Qwen3MoeConfig(**config)).to(torch.bfloat16)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if p.dim() == 1:
@@ -174,12 +186,12 @@ def make(tp):
                 p.copy_((0.02 * torch.randn_like(p, dtype=torch.float32)).to(p.dtype))
     gen.save_hf(model, actor / "hf_model")
     port = 29700 + os.getpid() % 1000
-    mp.spawn(worker, args=(EP * tp, port, tmp, actor / "hf_model", tp), nprocs=EP * tp, join=True)
+    mp.spawn(worker, args=(EP * tp, port, tmp, actor / "hf_model", tp, config), nprocs=EP * tp, join=True)
     shutil.copytree(tmp / "dist", actor / f"iter_{ITER:07d}")
     (actor / "latest_checkpointed_iteration.txt").write_text(str(ITER))
     shutil.rmtree(tmp)
     print("wrote", out)
-    if tp > 1:
+    if tp > 1 or config is MIXED:
         return
     plant_element(actor / f"iter_{ITER:07d}", out / "faults")
     # args that disagree with the expert tensors: 16 experts of 48 rows (the weights hold 8 of 32)

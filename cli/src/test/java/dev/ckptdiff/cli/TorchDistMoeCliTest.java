@@ -95,6 +95,27 @@ class TorchDistMoeCliTest {
     }
 
     @Test
+    void denseAndMoeLayersAreKeyedPerLayerAndReportIdentical(@TempDir Path tmp) throws IOException {
+        Path actor = Cli.fixtures().resolve("torchdist_qwen3_moe_mixed_ep2/global_step_10/actor");
+        Cli inspect = Cli.run("inspect", actor.resolve("iter_0000010").toString());
+        assertTrue(inspect.out().matches(
+                "(?s).*decoder.layers.2.mlp.experts.experts.linear_fc1.weight\\s+BF16\\s+\\[8, 64, 64\\].*"), inspect.out());
+        assertTrue(inspect.out().matches("(?s).*decoder.layers.1.mlp.linear_fc1.weight\\s+BF16\\s+\\[192, 64\\].*"),
+                inspect.out());
+        Cli r = Cli.run(actor.getParent().toString());
+        assertEquals(0, r.exit(), r.out() + r.err());
+        assertTrue(r.out().contains("80 tensors: 80 identical"), r.out());
+        assertTrue(r.out().contains("model.layers.1  11       11 identical"), r.out());
+        assertTrue(r.out().contains("model.layers.2  33       9 identical; 8 experts: 8 identical"), r.out());
+        assertEquals(0, Cli.run("check", actor.getParent().toString()).exit());
+        Path out = tmp.resolve("hf");
+        Cli c = Cli.run("convert", "to-hf", actor.resolve("iter_0000010").toString(), "--out", out.toString(),
+                "--config-from", actor.resolve("hf_model").toString());
+        assertEquals(0, c.exit(), c.out() + c.err());
+        assertEquals(-1, Files.mismatch(out.resolve("model.safetensors"), actor.resolve("hf_model/model.safetensors")));
+    }
+
+    @Test
     void inspectListsTheExpertAxis() {
         Cli r = Cli.run("inspect", ITER.toString());
         assertEquals(0, r.exit(), r.err());
