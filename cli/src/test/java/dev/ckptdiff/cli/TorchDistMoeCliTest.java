@@ -75,6 +75,10 @@ class TorchDistMoeCliTest {
         assertEquals(1, bad.exit(), bad.out() + bad.err());
         assertTrue(bad.out().contains("error: decoder.layers.mlp.experts.experts.linear_fc1.weight: holds 8 experts,"
                 + " but args.num_experts is 16"), bad.out());
+        assertTrue(bad.out().contains("error: decoder.layers.mlp.experts.experts.linear_fc2.weight: global shape [2, 8, 64, 32],"
+                + " but args (hidden 64, heads 4/2 groups, kv_channels 16, ffn 96, padded vocab 256, moe_ffn_hidden_size 48)"
+                + " imply [2, 8, 64, 48]"), bad.out());
+        assertTrue(bad.out().contains("error: decoder.layers.mlp.router.weight: global shape [2, 8, 64], but args"), bad.out());
     }
 
     @Test

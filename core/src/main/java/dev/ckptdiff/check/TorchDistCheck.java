@@ -64,9 +64,10 @@ public final class TorchDistCheck {
                 unmapped.add(g.key());
                 continue;
             }
-            long[] expected = MegatronCheck.expectedShape(match.get(), key, 1, dims);
+            long[] expected = MegatronCheck.globalShape(match.get(), key, a, dims);
             if (expected != null && !Arrays.equals(expected, shape)) {
                 s.findings().add(Finding.error(g.key(), "global shape " + g.shapeString() + ", but args (" + dims.describe()
+                        + (TorchDistViews.experts(g.key()) ? ", moe_ffn_hidden_size " + a.getLong("moe_ffn_hidden_size", -1) : "")
                         + ") imply " + Shapes.toString(prepend(Arrays.copyOf(g.shape(), lead), expected))));
             }
         }
