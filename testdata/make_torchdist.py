@@ -297,6 +297,20 @@ def wrong_args(actor, out, changes=None):
 FAULT_KEY, FAULT_CHUNK, FAULT_ELEMENT = "decoder.layers.self_attention.linear_qkv.weight", (2, 64, 0), (0, 5, 7)
 
 
+def rewrite_chunk(it, info, element, delta):
+    """Adds `delta` to one element of the chunk `info` (a DCP storage entry) of folder `it`, rewritten by
+    torch.save in place: a valid archive of the same length, as a writer that saved a wrong value leaves it."""
+    f = it / info.relative_path
+    data = bytearray(f.read_bytes())
+    chunk = torch.load(io.BytesIO(bytes(data[info.offset:info.offset + info.length])), weights_only=True)
+    chunk[element] = chunk[element] + delta
+    buf = io.BytesIO()
+    torch.save(chunk, buf)
+    assert len(buf.getvalue()) == info.length
+    data[info.offset:info.offset + info.length] = buf.getvalue()
+    f.write_bytes(bytes(data))
+
+
 def plant_faults(it, out):
     """Damage copies of the torch_dist folder the way a buggy writer or a broken copy would."""
     import pickle
@@ -310,15 +324,7 @@ def plant_faults(it, out):
     d = out / "element" / it.name
     shutil.copytree(it, d)
     info = storage(FAULT_KEY, FAULT_CHUNK)
-    f = d / info.relative_path
-    data = bytearray(f.read_bytes())
-    chunk = torch.load(io.BytesIO(bytes(data[info.offset:info.offset + info.length])), weights_only=True)
-    chunk[FAULT_ELEMENT] = chunk[FAULT_ELEMENT] + 1.0
-    buf = io.BytesIO()
-    torch.save(chunk, buf)
-    assert len(buf.getvalue()) == info.length
-    data[info.offset:info.offset + info.length] = buf.getvalue()
-    f.write_bytes(bytes(data))
+    rewrite_chunk(d, info, FAULT_ELEMENT, 1.0)
     (out / "element" / "FAULT.json").write_text(json.dumps({
         "key": FAULT_KEY, "chunk_offsets": list(FAULT_CHUNK), "element_in_chunk": list(FAULT_ELEMENT),
         "file": info.relative_path, "file_offset": info.offset}, indent=1))

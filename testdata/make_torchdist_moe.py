@@ -22,7 +22,6 @@ testdata/fixtures/torchdist_qwen3_moe_ep2/
     faults/element/iter_0000010/ + FAULT.json   one element of one expert changed inside its chunk
     faults/wrong_args/global_step_10/actor/   common.pt args saying 16 experts of moe_ffn_hidden_size 48
 """
-import io
 import json
 import os
 import pickle
@@ -130,31 +129,19 @@ def worker(rank, world, port, tmp, hf_dir, tp, c):
 FAULT_KEY = "decoder.layers.mlp.experts.experts.linear_fc2.weight"
 
 
+FAULT_CHUNK = (1, 6, 0, 0)  # layer 1, global expert 6: EP rank 1's local expert 2
+
+
 def plant_element(it, out):
     """One element of one expert's chunk changed, the chunk rewritten by torch.save (same length)."""
     meta = pickle.loads((it / ".metadata").read_bytes())
-    keys = sorted(k.fqn for k in meta.storage_data)
-    assert FAULT_KEY in keys, keys
-    # the chunk that holds layer 1, global expert 6 (EP rank 1's local expert 2)
-    key, info = next((k, v) for k, v in meta.storage_data.items()
-                     if k.fqn == FAULT_KEY and k.offset[0] <= 1 < k.offset[0] + 2 and k.offset[1] <= 6)
-    for k, v in meta.storage_data.items():
-        if k.fqn == FAULT_KEY and k.offset[0] <= 1 and k.offset[1] <= 6 and tuple(k.offset) > tuple(key.offset):
-            key, info = k, v
+    info = next(v for k, v in meta.storage_data.items() if k.fqn == FAULT_KEY and tuple(k.offset) == FAULT_CHUNK)
     d = out / "element" / it.name
     shutil.copytree(it, d)
-    f = d / info.relative_path
-    data = bytearray(f.read_bytes())
-    chunk = torch.load(io.BytesIO(bytes(data[info.offset:info.offset + info.length])), weights_only=True)
-    element = (1 - key.offset[0], 6 - key.offset[1], 5, 7)[4 - chunk.dim():]
-    chunk[element] = chunk[element] + 0.5
-    buf = io.BytesIO()
-    torch.save(chunk, buf)
-    assert len(buf.getvalue()) == info.length
-    data[info.offset:info.offset + info.length] = buf.getvalue()
-    f.write_bytes(bytes(data))
+    element = (0, 0, 5, 7)
+    make_torchdist.rewrite_chunk(d, info, element, 0.5)
     (out / "element" / "FAULT.json").write_text(json.dumps({
-        "key": FAULT_KEY, "chunk_offsets": list(key.offset), "element_in_chunk": list(element),
+        "key": FAULT_KEY, "chunk_offsets": list(FAULT_CHUNK), "element_in_chunk": list(element),
         "hf": "model.layers.1.mlp.experts.6.down_proj.weight", "hf_index": [5, 7],
         "file": info.relative_path, "file_offset": info.offset}, indent=1))
 
@@ -175,15 +162,7 @@ def make(tp, config):
         shutil.rmtree(out)
     actor = out / "global_step_10" / "actor"
     actor.mkdir(parents=True)
-    import transformers
-    torch.manual_seed(310)
-    model = transformers.Qwen3MoeForCausalLM(transformers.Qwen3MoeConfig(**config)).to(torch.bfloat16)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if p.dim() == 1:
-                p.copy_(1.0 + 0.1 * torch.randn_like(p, dtype=torch.float32).to(p.dtype))
-            elif "experts" in name:
-                p.copy_((0.02 * torch.randn_like(p, dtype=torch.float32)).to(p.dtype))
+    model = make_moe.make_hf(seed=310, config=config)
     gen.save_hf(model, actor / "hf_model")
     port = 29700 + os.getpid() % 1000
     mp.spawn(worker, args=(EP * tp, port, tmp, actor / "hf_model", tp, config), nprocs=EP * tp, join=True)
