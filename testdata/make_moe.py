@@ -43,10 +43,10 @@ CONFIG = dict(vocab_size=256, hidden_size=64, intermediate_size=96, num_hidden_l
               tie_word_embeddings=False, rms_norm_eps=1e-6)
 
 
-def make_hf(seed):
+def make_hf(seed, config=None):
     import transformers
     torch.manual_seed(seed)
-    model = transformers.Qwen3MoeForCausalLM(transformers.Qwen3MoeConfig(**CONFIG)).to(torch.bfloat16)
+    model = transformers.Qwen3MoeForCausalLM(transformers.Qwen3MoeConfig(**(config or CONFIG))).to(torch.bfloat16)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if p.dim() == 1:  # norms start at 1.0: make them distinct so a swapped norm shows

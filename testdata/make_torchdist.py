@@ -280,7 +280,7 @@ def protocol5(it, out):
         pickle.dump(meta, fh, protocol=5)
 
 
-def wrong_args(actor, out):
+def wrong_args(actor, out, changes=None):
     """A step whose Megatron args disagree with its weights and config.json (ffn_hidden_size 128, not 96),
     given as common.pt: older Megatron-Core (<= 0.18) saves the common state there, and readers prefer it."""
     shutil.copytree(actor, out)
@@ -289,11 +289,26 @@ def wrong_args(actor, out):
     info = next(v for k, v in meta.storage_data.items() if k.fqn.startswith("common_state/"))
     raw = (it / info.relative_path).read_bytes()[info.offset:info.offset + info.length]
     common = torch.load(io.BytesIO(raw), weights_only=False)[0]
-    common["args"].ffn_hidden_size = 128
+    for name, value in (changes or {"ffn_hidden_size": 128}).items():
+        setattr(common["args"], name, value)
     torch.save(common, it / "common.pt")
 
 
 FAULT_KEY, FAULT_CHUNK, FAULT_ELEMENT = "decoder.layers.self_attention.linear_qkv.weight", (2, 64, 0), (0, 5, 7)
+
+
+def rewrite_chunk(it, info, element, delta):
+    """Adds `delta` to one element of the chunk `info` (a DCP storage entry) of folder `it`, rewritten by
+    torch.save in place: a valid archive of the same length, as a writer that saved a wrong value leaves it."""
+    f = it / info.relative_path
+    data = bytearray(f.read_bytes())
+    chunk = torch.load(io.BytesIO(bytes(data[info.offset:info.offset + info.length])), weights_only=True)
+    chunk[element] = chunk[element] + delta
+    buf = io.BytesIO()
+    torch.save(chunk, buf)
+    assert len(buf.getvalue()) == info.length
+    data[info.offset:info.offset + info.length] = buf.getvalue()
+    f.write_bytes(bytes(data))
 
 
 def plant_faults(it, out):
@@ -309,15 +324,7 @@ def plant_faults(it, out):
     d = out / "element" / it.name
     shutil.copytree(it, d)
     info = storage(FAULT_KEY, FAULT_CHUNK)
-    f = d / info.relative_path
-    data = bytearray(f.read_bytes())
-    chunk = torch.load(io.BytesIO(bytes(data[info.offset:info.offset + info.length])), weights_only=True)
-    chunk[FAULT_ELEMENT] = chunk[FAULT_ELEMENT] + 1.0
-    buf = io.BytesIO()
-    torch.save(chunk, buf)
-    assert len(buf.getvalue()) == info.length
-    data[info.offset:info.offset + info.length] = buf.getvalue()
-    f.write_bytes(bytes(data))
+    rewrite_chunk(d, info, FAULT_ELEMENT, 1.0)
     (out / "element" / "FAULT.json").write_text(json.dumps({
         "key": FAULT_KEY, "chunk_offsets": list(FAULT_CHUNK), "element_in_chunk": list(FAULT_ELEMENT),
         "file": info.relative_path, "file_offset": info.offset}, indent=1))

@@ -168,9 +168,10 @@ public final class MegatronCheck {
         }
     }
 
-    /** A dense shape from args alone (torch_dist global shapes: {@code tp} 1). */
-    static long[] expectedShape(Architecture.Match match, String key, int tp, ArgDims d) {
-        return expectedShape(match, key, Dims.of(tp, d, -1, tp, -1, -1));
+    /** A global shape (TP 1, ETP 1) from args alone, for torch_dist keys; MoE sizes from the MoE args. */
+    static long[] globalShape(Architecture.Match match, String key, MegatronArgs a, ArgDims d) {
+        return expectedShape(match, key, Dims.of(1, d, a.getLong("num_experts", -1), 1,
+                a.getLong("moe_ffn_hidden_size", -1), a.getLong("moe_shared_expert_intermediate_size", -1)));
     }
 
     private static long[] expectedShape(Architecture.Match match, String key, Dims d) {

@@ -44,23 +44,31 @@ public final class TorchDistCheck {
         }
         ArgDims dims = ArgDims.of(a);
         long layers = a.getLong("num_layers", -1);
+        long experts = a.getLong("num_experts", -1);
         List<String> unmapped = new ArrayList<>();
         for (GlobalTensor g : d.index().tensors().values()) {
-            boolean stacked = TorchDistViews.stacked(g.key()) && g.shape().length > 0;
-            String key = stacked ? STACK + "0." + g.key().substring(STACK.length()) : g.key();
-            long[] shape = stacked ? Arrays.copyOfRange(g.shape(), 1, g.shape().length) : g.shape();
+            int lead = Math.min(TorchDistViews.leadingAxes(g.key()), g.shape().length);
+            boolean stacked = TorchDistViews.stacked(g.key()) && lead > 0;
+            String key = lead == 0 ? g.key() : TorchDistViews.name(g.key(), new long[lead]);
+            long[] shape = Arrays.copyOfRange(g.shape(), lead, g.shape().length);
             if (stacked && layers >= 0 && g.shape()[0] != layers) {
                 s.findings().add(Finding.error(g.key(), "stacks " + g.shape()[0] + " layers, but args.num_layers is " + layers));
+            }
+            if (TorchDistViews.experts(g.key()) && lead == (stacked ? 2 : 1) && experts >= 0
+                    && g.shape()[lead - 1] != experts) {
+                s.findings().add(Finding.error(g.key(), "holds " + g.shape()[lead - 1] + " experts, but args.num_experts is "
+                        + experts));
             }
             Optional<Architecture.Match> match = arch.match(key);
             if (match.isEmpty()) {
                 unmapped.add(g.key());
                 continue;
             }
-            long[] expected = MegatronCheck.expectedShape(match.get(), key, 1, dims);
+            long[] expected = MegatronCheck.globalShape(match.get(), key, a, dims);
             if (expected != null && !Arrays.equals(expected, shape)) {
                 s.findings().add(Finding.error(g.key(), "global shape " + g.shapeString() + ", but args (" + dims.describe()
-                        + ") imply " + Shapes.toString(stacked ? prepend(g.shape()[0], expected) : expected)));
+                        + (TorchDistViews.experts(g.key()) ? ", moe_ffn_hidden_size " + a.getLong("moe_ffn_hidden_size", -1) : "")
+                        + ") imply " + Shapes.toString(prepend(Arrays.copyOf(g.shape(), lead), expected))));
             }
         }
         if (!unmapped.isEmpty()) {
@@ -71,10 +79,9 @@ public final class TorchDistCheck {
         return s.coalesced();
     }
 
-    private static long[] prepend(long first, long[] rest) {
-        long[] out = new long[rest.length + 1];
-        out[0] = first;
-        System.arraycopy(rest, 0, out, 1, rest.length);
+    private static long[] prepend(long[] lead, long[] rest) {
+        long[] out = Arrays.copyOf(lead, lead.length + rest.length);
+        System.arraycopy(rest, 0, out, lead.length, rest.length);
         return out;
     }
 }

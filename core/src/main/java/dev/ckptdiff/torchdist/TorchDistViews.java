@@ -29,6 +29,8 @@ import dev.ckptdiff.tensor.Tensor;
  */
 public final class TorchDistViews {
     private static final String STACK = "decoder.layers.";
+    /** Megatron-Core's global key infix for routed experts (experts.py sharded_state_dict). */
+    private static final String EXPERTS = ".mlp.experts.experts.";
 
     private TorchDistViews() {
     }
@@ -99,22 +101,79 @@ public final class TorchDistViews {
         return new ModelView(label, "megatron", tensors, checks, notes, List.of());
     }
 
-    /** A key's per-layer tensors: stacked keys ({@code decoder.layers.<sub>}) by their leading layer axis. */
+    /**
+     * A key's per-layer (and per-expert) tensors: stacked keys ({@code decoder.layers.<sub>}) by their
+     * leading layer axis, and routed experts ({@code mlp.experts.experts.}, SequentialMLP and grouped
+     * experts alike) by their expert axis, named as the legacy reader names global expert E
+     * ({@code mlp.experts.local_experts.E.}). Each chunk is filed under every leading index it covers.
+     */
     static List<LayerTensor> split(String key, List<TorchDistCheckpoint.Chunk> chunks, String label) {
         GlobalTensor g = chunks.isEmpty() ? null : chunks.getFirst().of();
         if (g == null) {
             return List.of();
         }
-        if (!stacked(key) || g.shape().length == 0) {
-            return List.of(place(key, g.shape(), chunks, -1, label));
+        int lead = leadingAxes(key);
+        if (lead == 0 || g.shape().length < lead) {
+            return List.of(place(key, g.shape(), chunks, new long[0], label));
         }
+        Map<List<Long>, List<TorchDistCheckpoint.Chunk>> byIndex = new TreeMap<>(TorchDistViews::lexical);
+        for (TorchDistCheckpoint.Chunk c : chunks) {
+            long[] off = c.meta().offsets();
+            long[] size = c.meta().sizes();
+            long[] at = Arrays.copyOf(off, lead);
+            while (true) {
+                List<Long> index = Arrays.stream(at).boxed().toList();
+                byIndex.computeIfAbsent(index, i -> new ArrayList<>()).add(c);
+                int d = lead - 1;
+                while (d >= 0 && ++at[d] == off[d] + size[d]) {
+                    at[d] = off[d];
+                    d--;
+                }
+                if (d < 0) {
+                    break;
+                }
+            }
+        }
+        long[] shape = Arrays.copyOfRange(g.shape(), lead, g.shape().length);
         List<LayerTensor> out = new ArrayList<>();
-        long[] shape = Arrays.copyOfRange(g.shape(), 1, g.shape().length);
-        String sub = key.substring(STACK.length());
-        for (long layer = 0; layer < g.shape()[0]; layer++) {
-            out.add(place(STACK + layer + "." + sub, shape, chunks, layer, label));
+        for (Map.Entry<List<Long>, List<TorchDistCheckpoint.Chunk>> e : byIndex.entrySet()) {
+            long[] index = e.getKey().stream().mapToLong(Long::longValue).toArray();
+            out.add(place(name(key, index), shape, e.getValue(), index, label));
         }
         return out;
+    }
+
+    private static int lexical(List<Long> a, List<Long> b) {
+        for (int i = 0; i < Math.min(a.size(), b.size()); i++) {
+            int c = Long.compare(a.get(i), b.get(i));
+            if (c != 0) {
+                return c;
+            }
+        }
+        return Integer.compare(a.size(), b.size());
+    }
+
+    /** How many leading axes of a global key index layers and experts (0, 1 or 2). */
+    public static int leadingAxes(String key) {
+        return (stacked(key) ? 1 : 0) + (experts(key) ? 1 : 0);
+    }
+
+    /** A global key of routed experts, with an expert axis (after the layer axis of a stacked key). */
+    public static boolean experts(String key) {
+        return key.contains(EXPERTS);
+    }
+
+    /** The legacy name of one (layer, expert) slice of a stacked and/or expert-stacked key. */
+    public static String name(String key, long[] index) {
+        int i = 0;
+        String name = key;
+        if (stacked(key)) {
+            name = STACK + index[i++] + "." + key.substring(STACK.length());
+        }
+        if (experts(key)) {
+            name = name.replace(EXPERTS, ".mlp.experts.local_experts." + index[i] + ".");
+        }
+        return name;
     }
 
     /** {@code decoder.layers.<sub>} without a layer number is a stack of all layers. */
@@ -127,24 +186,24 @@ public final class TorchDistViews {
         return !next.chars().allMatch(Character::isDigit);
     }
 
-    /** The pieces of one layer ({@code layer} of the stack, or -1 for an unstacked key) in its rows x cols. */
-    private static LayerTensor place(String name, long[] shape, List<TorchDistCheckpoint.Chunk> chunks, long layer,
+    /**
+     * The pieces of one slice of a key in its rows x cols: {@code fixed} holds its index on each leading
+     * (layer, expert) axis, empty for a key that is not stacked; {@code chunks} all cover that index.
+     */
+    private static LayerTensor place(String name, long[] shape, List<TorchDistCheckpoint.Chunk> chunks, long[] fixed,
                                      String label) {
         List<Piece> pieces = new ArrayList<>();
         long inner = 1; // elements per index of dim 1 (the product of dims 2..)
         for (int d = 2; d < shape.length; d++) {
             inner *= shape[d];
         }
+        int lead = fixed.length;
         for (TorchDistCheckpoint.Chunk c : chunks) {
             long[] off = c.meta().offsets();
             long[] size = c.meta().sizes();
             Tensor t = c.tensor();
-            int lead = layer >= 0 ? 1 : 0;
-            if (layer >= 0) {
-                if (layer < off[0] || layer >= off[0] + size[0]) {
-                    continue;
-                }
-                t = slice(t, layer - off[0]);
+            for (int d = 0; d < lead; d++) {
+                t = slice(t, fixed[d] - off[d]);
             }
             long[] o = Arrays.copyOfRange(off, lead, off.length);
             long[] z = Arrays.copyOfRange(size, lead, size.length);
