@@ -103,8 +103,9 @@ public final class Views {
         // Keyed by global Megatron key and stage: a key must be on one stage only (else it is an error below).
         record Group(String key, int stage) {
         }
-        Map<Group, List<Entry>> byKey = new TreeMap<>((x, y) -> x.key().equals(y.key())
-                ? Integer.compare(x.stage(), y.stage()) : naturalOrder(x.key(), y.key()));
+        // Grouped by hash, then sorted once: shards list their keys in order, so the groups arrive as a few
+        // sorted runs that a merge sort joins in near-linear time (a sorted map compared every key ~log n times).
+        Map<Group, List<Entry>> byKey = new LinkedHashMap<>();
         Map<String, Assembled> tensors = new LinkedHashMap<>();
         List<String> notes = new ArrayList<>();
         for (RankShard s : m.shards()) {
@@ -132,7 +133,13 @@ public final class Views {
         Assembled embedding = null;
         List<List<Entry>> tiedCopies = new ArrayList<>();
         ExpertLayout experts = m.experts();
-        for (Map.Entry<Group, List<Entry>> g : byKey.entrySet()) {
+        List<Map.Entry<Group, List<Entry>>> groups = new ArrayList<>(byKey.entrySet());
+        groups.sort((a, b) -> {
+            Group x = a.getKey();
+            Group y = b.getKey();
+            return x.key().equals(y.key()) ? Integer.compare(x.stage(), y.stage()) : naturalOrder(x.key(), y.key());
+        });
+        for (Map.Entry<Group, List<Entry>> g : groups) {
             String key = g.getKey().key();
             // A routed expert's key is split over the ETP ranks of one EP folder; every other key over
             // the TP ranks and repeated in each EP folder. Further copies are replicas to check.
@@ -240,7 +247,7 @@ public final class Views {
         while (i < a.length() && j < b.length()) {
             char x = a.charAt(i);
             char y = b.charAt(j);
-            if (Character.isDigit(x) && Character.isDigit(y)) {
+            if (isDigit(x) && isDigit(y)) {
                 int ei = digitsEnd(a, i);
                 int ej = digitsEnd(b, j);
                 int c = Long.compare(leadingValue(a, i, ei), leadingValue(b, j, ej));
@@ -260,9 +267,14 @@ public final class Views {
         return Integer.compare(a.length() - i, b.length() - j);
     }
 
+    /** {@link Character#isDigit}, with Latin-1 (where only 0-9 are digits) decided without a table look-up. */
+    private static boolean isDigit(char c) {
+        return c < 0x100 ? c >= '0' && c <= '9' : Character.isDigit(c);
+    }
+
     private static int digitsEnd(String s, int from) {
         int i = from;
-        while (i < s.length() && Character.isDigit(s.charAt(i))) {
+        while (i < s.length() && isDigit(s.charAt(i))) {
             i++;
         }
         return i;
