@@ -27,8 +27,11 @@ public final class Views {
 
     public static ModelView hf(HfCheckpoint hf, String label) {
         Map<String, Assembled> tensors = new LinkedHashMap<>();
+        // Thousands of tensors share a few files: each file's path is parsed once.
+        Map<String, String> fileNames = new java.util.HashMap<>();
         for (Tensor t : hf.tensors().values()) {
-            String file = java.nio.file.Path.of(t.origin()).getFileName().toString();
+            String file = fileNames.computeIfAbsent(t.origin(),
+                    o -> java.nio.file.Path.of(o).getFileName().toString());
             tensors.put(t.name(), Assembled.single(t.name(), Piece.whole(t, new Source(label, file, t.name(), ""))));
         }
         List<Check> checks = new ArrayList<>();
