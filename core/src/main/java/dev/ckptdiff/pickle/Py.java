@@ -129,7 +129,7 @@ public sealed interface Py {
         }
 
         /** Sets {@code key} as {@code d[key] = value} does; true when the key was already there. */
-        boolean put(Py key, Py value) {
+        public boolean put(Py key, Py value) {
             Integer at = index.putIfAbsent(DictKey.of(key), keys.size());
             if (at != null) {
                 values.set(at, value);

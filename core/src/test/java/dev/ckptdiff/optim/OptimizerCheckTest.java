@@ -155,9 +155,8 @@ class OptimizerCheckTest {
         Py.Dict attrs = PyValues.attributes(real.value());
         Py.Dict copy = new Py.Dict();
         for (int i = 0; i < attrs.size(); i++) {
-            copy.keys.add(attrs.keys.get(i));
             Py v = attrs.keys.get(i) instanceof Py.Str(String s) && s.equals(key) ? value : attrs.values.get(i);
-            copy.values.add(v);
+            copy.put(attrs.keys.get(i), v);
         }
         return new MegatronArgs(copy, java.nio.file.Path.of("model_optim_rng.pt"));
     }
