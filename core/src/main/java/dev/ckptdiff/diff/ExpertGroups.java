@@ -5,29 +5,64 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * Routed experts in HF names ({@code ...mlp.experts.N.down_proj.weight}): with 128 experts a layer
  * has 384 expert tensors, so reports speak of experts, not tensors.
  */
 public final class ExpertGroups {
-    private static final Pattern EXPERT = Pattern.compile("(.*\\.experts\\.)(\\d{1,6})(\\..+)");
+    private static final String EXPERTS = ".experts.";
+    private static final int MAX_DIGITS = 6;
 
     private ExpertGroups() {
     }
 
     /** The expert number in an HF name, or -1. */
     public static int expertOf(String name) {
-        Matcher m = EXPERT.matcher(name);
-        return m.matches() ? Integer.parseInt(m.group(2)) : -1;
+        int at = expertAt(name);
+        return at < 0 ? -1 : Integer.parseInt(name, at, digitsEnd(name, at), 10);
     }
 
     /** The name with its expert number replaced by {@code *}: the same tensor of every expert. */
     public static String family(String name) {
-        Matcher m = EXPERT.matcher(name);
-        return m.matches() ? m.group(1) + "*" + m.group(3) : name;
+        int at = expertAt(name);
+        return at < 0 ? name : name.substring(0, at) + "*" + name.substring(digitsEnd(name, at));
+    }
+
+    /**
+     * Where the expert number starts: after the last {@code .experts.} that is followed by 1 to 6 digits, a dot
+     * and more text (on one line), else -1. Read by hand rather than by a regular expression: reports ask this of
+     * every tensor, tens of thousands of times in a large MoE.
+     */
+    private static int expertAt(String name) {
+        for (int at = name.lastIndexOf(EXPERTS); at >= 0; at = name.lastIndexOf(EXPERTS, at - 1)) {
+            int start = at + EXPERTS.length();
+            int end = digitsEnd(name, start);
+            if (end > start && end - start <= MAX_DIGITS && end + 1 < name.length() && name.charAt(end) == '.'
+                    && !hasLineBreak(name, 0, at) && !hasLineBreak(name, end + 1, name.length())) {
+                return start;
+            }
+        }
+        return -1;
+    }
+
+    private static int digitsEnd(String s, int from) {
+        int i = from;
+        while (i < s.length() && s.charAt(i) >= '0' && s.charAt(i) <= '9') {
+            i++;
+        }
+        return i;
+    }
+
+    /** The line terminators a regular expression's {@code .} does not match. */
+    private static boolean hasLineBreak(String s, int from, int to) {
+        for (int i = from; i < to; i++) {
+            char c = s.charAt(i);
+            if (c == '\n' || c == '\r' || c == '\u0085' || c == '\u2028' || c == '\u2029') {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Per expert, the worst verdict of its tensors; in expert order. */

@@ -27,8 +27,11 @@ public final class Views {
 
     public static ModelView hf(HfCheckpoint hf, String label) {
         Map<String, Assembled> tensors = new LinkedHashMap<>();
+        // Thousands of tensors share a few files: each file's path is parsed once.
+        Map<String, String> fileNames = new java.util.HashMap<>();
         for (Tensor t : hf.tensors().values()) {
-            String file = java.nio.file.Path.of(t.origin()).getFileName().toString();
+            String file = fileNames.computeIfAbsent(t.origin(),
+                    o -> java.nio.file.Path.of(o).getFileName().toString());
             tensors.put(t.name(), Assembled.single(t.name(), Piece.whole(t, new Source(label, file, t.name(), ""))));
         }
         List<Check> checks = new ArrayList<>();
@@ -103,8 +106,9 @@ public final class Views {
         // Keyed by global Megatron key and stage: a key must be on one stage only (else it is an error below).
         record Group(String key, int stage) {
         }
-        Map<Group, List<Entry>> byKey = new TreeMap<>((x, y) -> x.key().equals(y.key())
-                ? Integer.compare(x.stage(), y.stage()) : naturalOrder(x.key(), y.key()));
+        // Grouped by hash, then sorted once: shards list their keys in order, so the groups arrive as a few
+        // sorted runs that a merge sort joins in near-linear time (a sorted map compared every key ~log n times).
+        Map<Group, List<Entry>> byKey = new LinkedHashMap<>();
         Map<String, Assembled> tensors = new LinkedHashMap<>();
         List<String> notes = new ArrayList<>();
         for (RankShard s : m.shards()) {
@@ -132,7 +136,13 @@ public final class Views {
         Assembled embedding = null;
         List<List<Entry>> tiedCopies = new ArrayList<>();
         ExpertLayout experts = m.experts();
-        for (Map.Entry<Group, List<Entry>> g : byKey.entrySet()) {
+        List<Map.Entry<Group, List<Entry>>> groups = new ArrayList<>(byKey.entrySet());
+        groups.sort((a, b) -> {
+            Group x = a.getKey();
+            Group y = b.getKey();
+            return x.key().equals(y.key()) ? Integer.compare(x.stage(), y.stage()) : naturalOrder(x.key(), y.key());
+        });
+        for (Map.Entry<Group, List<Entry>> g : groups) {
             String key = g.getKey().key();
             // A routed expert's key is split over the ETP ranks of one EP folder; every other key over
             // the TP ranks and repeated in each EP folder. Further copies are replicas to check.
@@ -234,25 +244,21 @@ public final class Views {
 
     /** Orders keys with embedded numbers numerically (layers.2 before layers.10). */
     public static int naturalOrder(String a, String b) {
+        // Called O(n log n) times on tens of thousands of MoE keys: numbers are read in place, not parsed from substrings.
         int i = 0;
         int j = 0;
         while (i < a.length() && j < b.length()) {
             char x = a.charAt(i);
             char y = b.charAt(j);
-            if (Character.isDigit(x) && Character.isDigit(y)) {
-                int si = i;
-                int sj = j;
-                while (i < a.length() && Character.isDigit(a.charAt(i))) {
-                    i++;
-                }
-                while (j < b.length() && Character.isDigit(b.charAt(j))) {
-                    j++;
-                }
-                int c = Long.compare(Long.parseLong(a.substring(si, Math.min(i, si + 18))),
-                        Long.parseLong(b.substring(sj, Math.min(j, sj + 18))));
+            if (isDigit(x) && isDigit(y)) {
+                int ei = digitsEnd(a, i);
+                int ej = digitsEnd(b, j);
+                int c = Long.compare(leadingValue(a, i, ei), leadingValue(b, j, ej));
                 if (c != 0) {
                     return c;
                 }
+                i = ei;
+                j = ej;
             } else {
                 if (x != y) {
                     return Character.compare(x, y);
@@ -262,5 +268,27 @@ public final class Views {
             }
         }
         return Integer.compare(a.length() - i, b.length() - j);
+    }
+
+    /** {@link Character#isDigit}, with Latin-1 (where only 0-9 are digits) decided without a table look-up. */
+    private static boolean isDigit(char c) {
+        return c < 0x100 ? c >= '0' && c <= '9' : Character.isDigit(c);
+    }
+
+    private static int digitsEnd(String s, int from) {
+        int i = from;
+        while (i < s.length() && isDigit(s.charAt(i))) {
+            i++;
+        }
+        return i;
+    }
+
+    /** The value of a run's first 18 digits at most, so it fits a long. */
+    private static long leadingValue(String s, int from, int end) {
+        long v = 0;
+        for (int i = from; i < Math.min(end, from + 18); i++) {
+            v = v * 10 + Character.digit(s.charAt(i), 10);
+        }
+        return v;
     }
 }

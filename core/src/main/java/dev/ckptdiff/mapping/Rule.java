@@ -39,6 +39,9 @@ public record Rule(String megatron, Split split, List<String> hf) {
 
     /** The layer and expert numbers if {@code key} matches, else null. */
     Indices match(String key) {
+        if (!tailMatches(key)) {
+            return null;
+        }
         int layer = 0;
         int expert = -1;
         int k = 0;
@@ -72,8 +75,35 @@ public record Rule(String megatron, Split split, List<String> hf) {
         return k == key.length() ? new Indices(layer, expert) : null;
     }
 
+    /**
+     * Whether the key ends with the pattern's text after its last number. Every key is tried against every
+     * rule in turn (18k expert keys a side in a large MoE); most rules share the head {@code decoder.layers.{L}.},
+     * so comparing from the end rejects them within a few characters.
+     */
+    private boolean tailMatches(String key) {
+        int p = megatron.length() - 1;
+        int k = key.length() - 1;
+        while (p >= 0 && megatron.charAt(p) != '}') {
+            if (k < 0 || key.charAt(k) != megatron.charAt(p)) {
+                return false;
+            }
+            p--;
+            k--;
+        }
+        return true;
+    }
+
     List<String> hfNames(Indices at) {
-        return hf.stream().map(h -> h.replace(LAYER, Integer.toString(at.layer()))
-                .replace(EXPERT, Integer.toString(at.expert()))).toList();
+        String layer = Integer.toString(at.layer());
+        String expert = Integer.toString(at.expert());
+        return switch (hf.size()) {
+            case 1 -> List.of(fill(hf.get(0), layer, expert));
+            case 2 -> List.of(fill(hf.get(0), layer, expert), fill(hf.get(1), layer, expert));
+            default -> hf.stream().map(h -> fill(h, layer, expert)).toList();
+        };
+    }
+
+    private static String fill(String pattern, String layer, String expert) {
+        return pattern.replace(LAYER, layer).replace(EXPERT, expert);
     }
 }
