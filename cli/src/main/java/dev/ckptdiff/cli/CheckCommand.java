@@ -58,6 +58,13 @@ final class CheckCommand implements Callable<Integer> {
     @Option(names = "--etp", description = "Expert tensor-parallel size (default: the TP size).")
     Integer etp;
 
+    @Option(names = "--cp", description = "Context-parallel size (counts toward the world size).")
+    Integer cp;
+
+    @Option(names = "--world-size", paramLabel = "GPUS", description = "GPUs the job will run on: must divide into"
+            + " TP x PP x CP replicas (and ETP x EP x PP for experts).")
+    Integer worldSize;
+
     @Option(names = "--json", description = "Print JSON instead of text.")
     boolean json;
 
@@ -81,14 +88,15 @@ final class CheckCommand implements Callable<Integer> {
         if ((path == null) == (config == null)) {
             throw new CommandLine.ParameterException(spec.commandLine(), "give either PATH or --config YAML");
         }
-        for (Integer v : new Integer[]{tp, pp, vpp, ep, etp}) {
+        for (Integer v : new Integer[]{tp, pp, vpp, ep, etp, cp, worldSize}) {
             if (v != null && v < 1) {
-                throw new BadInputException("--tp, --pp, --vpp, --ep and --etp must be at least 1");
+                throw new BadInputException("--tp, --pp, --vpp, --ep, --etp, --cp and --world-size must be at least 1");
             }
         }
-        LayoutCheck.Layout layout = tp == null && pp == null && vpp == null && ep == null && etp == null ? null
+        LayoutCheck.Layout layout = tp == null && pp == null && vpp == null && ep == null && etp == null && cp == null
+                && worldSize == null ? null
                 : new LayoutCheck.Layout(tp == null ? 1 : tp, pp == null ? 1 : pp, vpp == null ? 1 : vpp, ep == null ? 1 : ep,
-                etp == null ? 0 : etp);
+                etp == null ? 0 : etp, cp == null ? 1 : cp, worldSize == null ? 0 : worldSize);
         List<Section> sections = config != null ? RlinfCheck.run(config) : CheckRunner.run(path, layout);
         long errors = sections.stream().mapToLong(Section::errors).sum();
         long warnings = sections.stream().flatMap(s -> s.findings().stream()).filter(f -> f.severity() == Severity.WARNING).count();

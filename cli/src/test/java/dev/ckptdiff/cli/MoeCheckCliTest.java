@@ -10,6 +10,7 @@ import java.util.Map;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -66,5 +67,30 @@ class MoeCheckCliTest {
         assertEquals(0, r.exit(), r.out() + r.err());
         assertTrue(r.out().contains("2 local experts per EP rank (of 4)"), r.out());
         assertTrue(r.out().contains("expert linear_fc1 [64, 64], expert linear_fc2 [64, 32]"), r.out());
+    }
+
+    /** Megatron-Core's start-up rules: the world splits into TP x PP x CP replicas and into ETP x EP x PP expert grids. */
+    @Test
+    void theWorldSizeMustDivideIntoTheDenseAndTheExpertGrids() {
+        String moe = Cli.fixtures().resolve("check/qwen3_moe").toString();
+        Cli r = Cli.run("check", moe, "--tp", "2", "--ep", "2", "--world-size", "6");
+        assertEquals(1, r.exit(), r.out());
+        assertTrue(r.out().contains("error: --world-size: 6 GPUs are not divisible by ETP × EP × PP = 2 × 2 × 1 = 4"), r.out());
+        assertTrue(r.out().lines().anyMatch(l -> l.matches("  data parallel +3")), r.out());
+
+        Cli ok = Cli.run("check", moe, "--tp", "2", "--ep", "2", "--world-size", "8");
+        assertEquals(0, ok.exit(), ok.out());
+        assertTrue(ok.out().lines().anyMatch(l -> l.matches("  data parallel +4")), ok.out());
+        assertTrue(ok.out().lines().anyMatch(l -> l.matches("  expert data parallel +2")), ok.out());
+
+        Cli etp = Cli.run("check", moe, "--tp", "2", "--ep", "2", "--etp", "1", "--world-size", "6");
+        assertEquals(0, etp.exit(), etp.out()); // ETP 1: the expert grid is 1 x 2 x 1 = 2, which divides 6
+        assertTrue(etp.out().lines().anyMatch(l -> l.matches("  expert data parallel +3")), etp.out());
+
+        Cli dense = Cli.run("check", Cli.fixtures().resolve("check/llama").toString(), "--tp", "2", "--pp", "2", "--cp", "2",
+                "--world-size", "12");
+        assertEquals(1, dense.exit(), dense.out());
+        assertTrue(dense.out().contains("12 GPUs are not divisible by TP × PP × CP = 2 × 2 × 2 = 8"), dense.out());
+        assertEquals(2, Cli.run("check", moe, "--world-size", "0").exit());
     }
 }

@@ -12,9 +12,13 @@ public final class LayoutCheck {
      * The requested layout; 0 or 1 means "not split". {@code etp}: expert tensor parallelism, 0 for
      * Megatron's default (ETP = TP).
      */
-    public record Layout(int tp, int pp, int vpp, int ep, int etp) {
+    public record Layout(int tp, int pp, int vpp, int ep, int etp, int cp, int worldSize) {
         public Layout(int tp, int pp, int vpp, int ep) {
             this(tp, pp, vpp, ep, 0);
+        }
+
+        public Layout(int tp, int pp, int vpp, int ep, int etp) {
+            this(tp, pp, vpp, ep, etp, 1, 0);
         }
 
         int expertTp() {
@@ -23,11 +27,11 @@ public final class LayoutCheck {
     }
 
     /** How findings name each setting: CLI options, or the YAML keys of an RLinf config. */
-    public record Names(String tp, String pp, String vpp, String ep, String etp) {
-        public static final Names CLI = new Names("--tp", "--pp", "--vpp", "--ep", "--etp");
+    public record Names(String tp, String pp, String vpp, String ep, String etp, String worldSize) {
+        public static final Names CLI = new Names("--tp", "--pp", "--vpp", "--ep", "--etp", "--world-size");
         public static final Names RLINF = new Names("actor.model.tensor_model_parallel_size",
                 "actor.model.pipeline_model_parallel_size", "actor.model.virtual_pipeline_model_parallel_size",
-                "actor.model.expert_model_parallel_size", "actor.model.expert_tensor_parallel_size");
+                "actor.model.expert_model_parallel_size", "actor.model.expert_tensor_parallel_size", "world size");
     }
 
     private LayoutCheck() {
@@ -35,7 +39,9 @@ public final class LayoutCheck {
 
     public static Section run(ModelSpec spec, Layout l, Names n) {
         Section s = new Section("Parallel layout TP=" + l.tp() + " PP=" + l.pp() + (l.vpp() > 1 ? " VPP=" + l.vpp() : "")
-                + (l.ep() > 1 ? " EP=" + l.ep() : "") + (l.etp() > 0 ? " ETP=" + l.etp() : ""), spec.source());
+                + (l.ep() > 1 ? " EP=" + l.ep() : "") + (l.etp() > 0 ? " ETP=" + l.etp() : "")
+                + (l.cp() > 1 ? " CP=" + l.cp() : "") + (l.worldSize() > 0 ? " on " + l.worldSize() + " GPUs" : ""),
+                spec.source());
         ModelSpec.Text t = spec.text();
         int tp = Math.max(1, l.tp());
         int pp = Math.max(1, l.pp());
@@ -107,8 +113,40 @@ public final class LayoutCheck {
                         + " all be on the stage that runs the vision tower. Lower " + n.pp() + (vpp > 1 ? " or " + n.vpp() : "")));
             }
         }
+        worldSize(s, spec, l, n);
         facts(s, spec, tp, pp, vpp, ep, l.expertTp());
         return s;
+    }
+
+    /**
+     * Megatron-Core's own start-up rules (parallel_state.initialize_model_parallel): the world must divide into
+     * TP × PP × CP model replicas, and, for the expert grid, into ETP × EP × PP.
+     */
+    private static void worldSize(Section s, ModelSpec spec, Layout l, Names n) {
+        long world = l.worldSize();
+        if (world <= 0) {
+            return;
+        }
+        long tp = Math.max(1, l.tp());
+        long pp = Math.max(1, l.pp());
+        long cp = Math.max(1, l.cp());
+        long model = tp * pp * cp;
+        if (world % model != 0) {
+            s.findings().add(Finding.error(n.worldSize(), world + " GPUs are not divisible by TP × PP × CP = " + tp + " × "
+                    + pp + " × " + cp + " = " + model + "; Megatron-Core refuses to start (world_size is not divisible)"));
+        } else {
+            s.facts().put("data parallel", Long.toString(world / model));
+        }
+        if (spec.moe() != null) {
+            long expertGrid = (long) l.expertTp() * Math.max(1, l.ep()) * pp;
+            if (world % expertGrid != 0) {
+                s.findings().add(Finding.error(n.worldSize(), world + " GPUs are not divisible by ETP × EP × PP = "
+                        + l.expertTp() + " × " + Math.max(1, l.ep()) + " × " + pp + " = " + expertGrid
+                        + "; Megatron-Core refuses to build the expert grid"));
+            } else {
+                s.facts().put("expert data parallel", Long.toString(world / expertGrid));
+            }
+        }
     }
 
     private static final int STAGES_SHOWN = 8;
