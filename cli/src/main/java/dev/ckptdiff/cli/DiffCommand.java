@@ -26,6 +26,7 @@ import dev.ckptdiff.diff.Comparison;
 import dev.ckptdiff.diff.ComputeEngine;
 import dev.ckptdiff.diff.DiffJob;
 import dev.ckptdiff.diff.DiffReport;
+import dev.ckptdiff.diff.DtypeCounts;
 import dev.ckptdiff.diff.Differ;
 import dev.ckptdiff.diff.EngineProvider;
 import dev.ckptdiff.diff.ExpertGroups;
@@ -351,7 +352,7 @@ final class DiffCommand implements Callable<Integer> {
         for (Comparison c : r.comparisons()) {
             sb.append(sb.isEmpty() ? "" : "; ").append(c.labelB()).append(" vs ").append(c.labelA()).append(": ")
                     .append(c.outcome().tensors().size()).append(" tensors: ").append(TextReport.verdictCounts(c, v -> v.label()));
-            if (c.dtypesDiffer()) {
+            if (c.dtypes().differ()) {
                 sb.append(" (dtypes differ)");
             }
         }
@@ -453,8 +454,9 @@ final class DiffCommand implements Callable<Integer> {
             cmp.notes().forEach(n -> out.println("   " + Text.safe(n)));
             out.printf(Locale.ROOT, "%s%s tensors: %s; %s compared%n", cmp.architecture().isEmpty() ? "" : Text.safe(cmp.architecture()) + ", ",
                     ts.size(), verdictCounts(cmp, this::styled), Text.bytes(cmp.outcome().bytesCompared()));
-            out.println("dtypes: A " + dtypeCounts(cmp.dtypesA()) + ", B " + dtypeCounts(cmp.dtypesB())
-                    + (cmp.dtypesDiffer() ? c("bold,yellow", ": the copies store different dtypes; values compared as float32") : ""));
+            DtypeCounts dtypes = cmp.dtypes();
+            out.println("dtypes: " + Text.safe(dtypes.describe())
+                    + (dtypes.differ() ? c("bold,yellow", ": the copies store different dtypes; values compared as float32") : ""));
             List<TensorResult> bad = new ArrayList<>(ts.stream().filter(t -> t.verdict().isFinding()).toList());
             bad.sort(Comparator.comparing((TensorResult t) -> t.verdict()).reversed()
                     .thenComparing(t -> -t.stats().maxAbs));
@@ -474,12 +476,6 @@ final class DiffCommand implements Callable<Integer> {
             out.println();
             table(ts);
             out.println();
-        }
-
-        private static String dtypeCounts(Map<String, Long> m) {
-            StringBuilder sb = new StringBuilder();
-            m.forEach((d, n) -> sb.append(sb.isEmpty() ? "" : " + ").append(Text.safe(d)).append(" (").append(n).append(')'));
-            return sb.isEmpty() ? "none" : sb.toString();
         }
 
         private String styled(Verdict v) {

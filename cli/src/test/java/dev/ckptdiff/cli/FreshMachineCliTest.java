@@ -13,7 +13,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Assumptions;
@@ -125,10 +124,10 @@ class FreshMachineCliTest {
     @Test
     void aRunsCheckpointRootIsVerifiedStepByStepNewestFirst(@TempDir Path tmp) throws IOException {
         Path run = tmp.resolve("checkpoints");
-        copy(Cli.fixtures().resolve("llama_tp2/global_step_10"), run.resolve("global_step_10"));
-        copy(Cli.fixtures().resolve("faults/hf_element/global_step_10"), run.resolve("global_step_20"));
-        copy(Cli.fixtures().resolve("faults/hf_fp16/global_step_10"), run.resolve("global_step_30"));
-        copy(Cli.fixtures().resolve("llama_tp2/global_step_10"), run.resolve("global_step_40"));
+        Cli.copyTree(Cli.fixtures().resolve("llama_tp2/global_step_10"), run.resolve("global_step_10"));
+        Cli.copyTree(Cli.fixtures().resolve("faults/hf_element/global_step_10"), run.resolve("global_step_20"));
+        Cli.copyTree(Cli.fixtures().resolve("faults/hf_fp16/global_step_10"), run.resolve("global_step_30"));
+        Cli.copyTree(Cli.fixtures().resolve("llama_tp2/global_step_10"), run.resolve("global_step_40"));
         Files.delete(run.resolve("global_step_40/actor/latest_checkpointed_iteration.txt")); // still being written
 
         Cli r = Cli.run("--no-progress", run.toString());
@@ -164,7 +163,7 @@ class FreshMachineCliTest {
         assertEquals(2, worst.json().path("exit_code").asInt());
 
         // A torch_dist step: its metadata.json is written last; without it the step is still being saved.
-        copy(Cli.fixtures().resolve("torchdist_qwen2_tp2_pp2/global_step_10"), run.resolve("global_step_50"));
+        Cli.copyTree(Cli.fixtures().resolve("torchdist_qwen2_tp2_pp2/global_step_10"), run.resolve("global_step_50"));
         Files.delete(run.resolve("global_step_50/actor/iter_0000010/metadata.json"));
         Cli dist = Cli.run("--no-progress", "--latest", run.toString());
         assertTrue(dist.out().lines().anyMatch(l -> l.matches("  global_step_50 +INCOMPLETE +.*iter_0000010/metadata.json is missing.*")),
@@ -172,8 +171,8 @@ class FreshMachineCliTest {
 
         // Only clean steps (legacy and torch_dist): exit 0.
         Path clean = tmp.resolve("clean");
-        copy(Cli.fixtures().resolve("llama_tp2/global_step_10"), clean.resolve("global_step_5"));
-        copy(Cli.fixtures().resolve("torchdist_qwen2_tp2_pp2/global_step_10"), clean.resolve("global_step_6"));
+        Cli.copyTree(Cli.fixtures().resolve("llama_tp2/global_step_10"), clean.resolve("global_step_5"));
+        Cli.copyTree(Cli.fixtures().resolve("torchdist_qwen2_tp2_pp2/global_step_10"), clean.resolve("global_step_6"));
         assertEquals(0, Cli.run("--no-progress", clean.toString()).exit());
     }
 
@@ -199,19 +198,6 @@ class FreshMachineCliTest {
         Cli inspect = Cli.run("inspect", dir.resolve("a.safetensors").toString());
         for (char c : inspect.out().toCharArray()) {
             assertTrue(c == '\n' || !Text.isControl(c), "raw control character in inspect: " + (int) c);
-        }
-    }
-
-    private static void copy(Path from, Path to) throws IOException {
-        try (Stream<Path> files = Files.walk(from)) {
-            for (Path p : (Iterable<Path>) files::iterator) {
-                Path dst = to.resolve(from.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(dst);
-                } else {
-                    Files.copy(p, dst);
-                }
-            }
         }
     }
 }

@@ -11,7 +11,6 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.security.MessageDigest;
 import java.time.Duration;
@@ -60,7 +59,7 @@ class HostileConvertCliTest {
         Path work = tmp.resolve("case");
         Files.createDirectories(work);
         if (Files.isDirectory(cases().resolve(name))) {
-            copyTree(cases().resolve(name), work.resolve(name));
+            Cli.copyTree(cases().resolve(name), work.resolve(name));
         }
         for (JsonNode op : c.path("setup")) {
             setUp(work, op);
@@ -106,7 +105,7 @@ class HostileConvertCliTest {
                 Path from = Cli.fixtures().resolve(op.get(1).asText());
                 Path to = work.resolve(op.get(2).asText());
                 if (Files.isDirectory(from)) {
-                    copyTree(from, to);
+                    Cli.copyTree(from, to);
                 } else {
                     Files.createDirectories(to.getParent());
                     Files.copy(from, to);
@@ -149,19 +148,6 @@ class HostileConvertCliTest {
             }
         });
         return out;
-    }
-
-    static void copyTree(Path from, Path to) throws IOException {
-        try (Stream<Path> s = Files.walk(from)) {
-            for (Path p : s.toList()) {
-                Path t = to.resolve(from.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(t);
-                } else {
-                    Files.copy(p, t, StandardCopyOption.COPY_ATTRIBUTES);
-                }
-            }
-        }
     }
 
     /** Whether this process ignores SIGINT (inherited by the JVMs it starts), from /proc/self/status. */

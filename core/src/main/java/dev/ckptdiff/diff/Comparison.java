@@ -4,7 +4,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.function.Function;
 
 /** One pairing of two copies and its outcome; {@code problems} are defects of a copy itself, each a finding. */
 public record Comparison(String labelA, Path pathA, String labelB, Path pathB, String architecture,
@@ -14,30 +13,19 @@ public record Comparison(String labelA, Path pathA, String labelB, Path pathB, S
         return outcome.tensors().stream().filter(r -> r.verdict() == v).count();
     }
 
-    /** Tensors per stored dtype on side A. */
-    public Map<String, Long> dtypesA() {
-        return dtypes(TensorResult::dtypeA);
-    }
-
-    /** Tensors per stored dtype on side B. */
-    public Map<String, Long> dtypesB() {
-        return dtypes(TensorResult::dtypeB);
-    }
-
-    /** True when the two sides store their tensors in different dtypes, so values were compared as float32. */
-    public boolean dtypesDiffer() {
-        return !dtypesA().keySet().equals(dtypesB().keySet());
-    }
-
-    private Map<String, Long> dtypes(Function<TensorResult, String> side) {
-        Map<String, Long> m = new TreeMap<>();
+    /** Tensors per stored dtype on each side, in one pass. */
+    public DtypeCounts dtypes() {
+        Map<String, Long> a = new TreeMap<>();
+        Map<String, Long> b = new TreeMap<>();
         for (TensorResult r : outcome.tensors()) {
-            String d = side.apply(r);
-            if (d != null && !d.isEmpty()) {
-                m.merge(d, 1L, Long::sum);
+            if (r.dtypeA() != null && !r.dtypeA().isEmpty()) {
+                a.merge(r.dtypeA(), 1L, Long::sum);
+            }
+            if (r.dtypeB() != null && !r.dtypeB().isEmpty()) {
+                b.merge(r.dtypeB(), 1L, Long::sum);
             }
         }
-        return m;
+        return new DtypeCounts(a, b);
     }
 
     public long findings() {

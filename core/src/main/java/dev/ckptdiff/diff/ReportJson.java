@@ -38,9 +38,10 @@ public final class ReportJson {
             o.put("b_path", c.pathB().toString());
             o.put("architecture", c.architecture());
             ObjectNode dtypes = o.putObject("dtypes");
-            c.dtypesA().forEach(dtypes.putObject("a")::put);
-            c.dtypesB().forEach(dtypes.putObject("b")::put);
-            dtypes.put("differ", c.dtypesDiffer());
+            DtypeCounts stored = c.dtypes();
+            stored.a().forEach(dtypes.putObject("a")::put);
+            stored.b().forEach(dtypes.putObject("b")::put);
+            dtypes.put("differ", stored.differ());
             o.put("bytes_compared", c.outcome().bytesCompared());
             ObjectNode counts = o.putObject("counts");
             for (Verdict v : Verdict.values()) {

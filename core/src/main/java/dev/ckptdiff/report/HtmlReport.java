@@ -8,7 +8,6 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Properties;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -18,6 +17,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import dev.ckptdiff.diff.Comparison;
 import dev.ckptdiff.diff.DiffReport;
+import dev.ckptdiff.diff.DtypeCounts;
 import dev.ckptdiff.diff.TensorResult;
 import dev.ckptdiff.diff.Verdict;
 import dev.ckptdiff.tensor.Shapes;
@@ -119,8 +119,9 @@ public final class HtmlReport {
         if (!c.architecture().isEmpty()) {
             kv("architecture", c.architecture());
         }
-        kv("dtypes", "A " + counts(c.dtypesA()) + ", B " + counts(c.dtypesB())
-                + (c.dtypesDiffer() ? ": the copies store different dtypes; values compared as float32" : ""));
+        DtypeCounts dtypes = c.dtypes();
+        kv("dtypes", dtypes.describe()
+                + (dtypes.differ() ? ": the copies store different dtypes; values compared as float32" : ""));
         if (!c.notes().isEmpty()) {
             kv("layout", String.join("\n", c.notes()));
         }
@@ -279,12 +280,6 @@ public final class HtmlReport {
 
     private void kv(String k, String v) {
         html.append("<tr><th>").append(esc(k)).append("</th><td>").append(esc(v).replace("\n", "<br>")).append("</td></tr>");
-    }
-
-    private static String counts(Map<String, Long> m) {
-        StringBuilder sb = new StringBuilder();
-        m.forEach((d, n) -> sb.append(sb.isEmpty() ? "" : " + ").append(d).append(" (").append(n).append(')'));
-        return sb.isEmpty() ? "none" : sb.toString();
     }
 
     private static String shape(long[] s) {
