@@ -165,9 +165,7 @@ final class DiffCommand implements Callable<Integer> {
             return rc;
         }
         Tolerance tol = new Tolerance(atol, rtol);
-        if (json != null && !json.toString().equals("-")) {
-            InputPaths.of(paths).refuseOverlap("--json", json); // the report must never replace what it compares
-        }
+        refuseReportsOverInputs(paths, json, html); // a report must never replace what it compares
         if (paths.size() == 1) {
             List<RunRoot.Step> steps = RunRoot.steps(paths.getFirst());
             if (!steps.isEmpty() && shard != null) {
@@ -395,6 +393,17 @@ final class DiffCommand implements Callable<Integer> {
                         .reduce("", String::concat)) + ")");
             }
         };
+    }
+
+    /** Refuses a --json or --html file that is, or lies inside, one of the inputs (checked before any work). */
+    static void refuseReportsOverInputs(List<Path> inputs, Path json, Path html) {
+        InputPaths in = InputPaths.of(inputs);
+        if (json != null && !json.toString().equals("-")) {
+            in.refuseOverlap("--json", json);
+        }
+        if (html != null) {
+            in.refuseOverlap("--html", html);
+        }
     }
 
     /** Outputs appear whole or not at all: write beside the target, then rename over it. */

@@ -51,6 +51,7 @@ final class MergeCommand implements Callable<Integer> {
                 throw BadInputException.in(p, "is not a part's JSON: " + e.getMessage().lines().findFirst().orElse(""));
             }
         }
+        DiffCommand.refuseReportsOverInputs(parts, json, html);
         DiffReport report = ShardReport.merge(parts, nodes);
         PrintWriter out = spec.commandLine().getOut();
         boolean jsonToStdout = json != null && json.toString().equals("-");

@@ -225,4 +225,26 @@ class HostileConvertCliTest {
             assertFalse(Files.exists(out), log + ": no output appears");
         }
     }
+
+    /** Reports of the diff and of merge are outputs too: never written over or into what they read. */
+    @Test
+    void reportsAreNeverWrittenOverTheirInputs(@TempDir Path tmp) throws IOException {
+        Path step = tmp.resolve("global_step_10");
+        Cli.copyTree(Cli.fixtures().resolve("llama_tp2/global_step_10"), step);
+        Map<String, String> before = hashTree(step);
+        Cli html = Cli.run("--no-progress", step.toString(), "--html", step.resolve("actor/hf_model/model.safetensors").toString());
+        assertEquals(2, html.exit(), html.out());
+        assertTrue(html.err().startsWith("ckpt-diff: --html ") && html.err().contains("lies inside the input"), html.err());
+        assertEquals(before, hashTree(step));
+
+        Path part = tmp.resolve("part-0.json");
+        assertEquals(0, Cli.run("--no-progress", "--shard", "0/1", "--json", part.toString(), step.toString()).exit());
+        String written = Files.readString(part);
+        for (String option : List.of("--json", "--html")) {
+            Cli merge = Cli.run("merge", part.toString(), option, part.toString());
+            assertEquals(2, merge.exit(), option + ": " + merge.out());
+            assertTrue(merge.err().startsWith("ckpt-diff: " + option + " "), merge.err());
+            assertEquals(written, Files.readString(part), option);
+        }
+    }
 }
