@@ -17,7 +17,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ckptdiff.diff.Assembled;
 import dev.ckptdiff.diff.ModelView;
 import dev.ckptdiff.diff.Piece;
-import dev.ckptdiff.diff.Views;
+import dev.ckptdiff.diff.NaturalOrder;
 import dev.ckptdiff.io.BadInputException;
 import dev.ckptdiff.io.OutputBytes;
 import dev.ckptdiff.safetensors.SafetensorsWriter;
@@ -40,11 +40,11 @@ public final class HfWriter {
     /** The tensors to write, in HF name order, with the vocabulary cut to {@code vocab} rows. */
     static List<Item> plan(ModelView view, long vocab, DType dtype) {
         List<String> names = new ArrayList<>(view.tensors().keySet());
-        names.sort(Views::naturalOrder);
+        NaturalOrder.sort(names);
         List<Item> items = new ArrayList<>();
         for (String n : names) {
             Assembled a = view.tensors().get(n);
-            DType t = dtype != null ? dtype : a.dtypes().iterator().next();
+            DType t = dtype != null ? dtype : a.dtype();
             items.add(new Item(new SafetensorsWriter.Entry(n, t, shape(n, a, vocab), null), a));
         }
         return items;

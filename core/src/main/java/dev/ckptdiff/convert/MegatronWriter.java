@@ -67,7 +67,7 @@ public final class MegatronWriter {
         long n = 0;
         for (Map.Entry<String, Assembled> e : view.tensors().entrySet()) {
             Assembled a = e.getValue();
-            long b = OutputBytes.of(e.getKey(), a.shape(), a.dtypes().iterator().next().size());
+            long b = OutputBytes.of(e.getKey(), a.shape(), a.dtype().size());
             n = OutputBytes.add(n, a.shape().length == 1 ? OutputBytes.of(e.getKey(), new long[]{b, l.tp()}, 1) : b,
                     e.getKey()); // vectors (norms, biases) may be copied to every TP rank
         }
@@ -116,7 +116,7 @@ public final class MegatronWriter {
         List<Key> keys = keys(view, arch, l, facts);
         long perStage = layers / pp;
         List<Path> written = new ArrayList<>();
-        DType dtype = embed.dtypes().iterator().next();
+        DType dtype = embed.dtype();
         for (int p = 0; p < pp; p++) {
             // Shard tensors of this stage, for every (EP, TP) folder at once: the merge rules need them all.
             List<Map<String, ShardTensor>> ranks = new ArrayList<>();

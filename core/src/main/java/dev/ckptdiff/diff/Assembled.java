@@ -17,9 +17,29 @@ public record Assembled(String name, long[] shape, List<Piece> pieces, boolean p
     }
 
     public Set<DType> dtypes() {
+        if (pieces.size() == 1) { // nearly every tensor: no set to build
+            return Set.of(pieces.getFirst().src().dtype());
+        }
         Set<DType> s = new LinkedHashSet<>();
-        pieces.forEach(p -> s.add(p.src().dtype()));
+        for (Piece p : pieces) {
+            s.add(p.src().dtype());
+        }
         return s;
+    }
+
+    /** The first piece's dtype (the only one, unless pieces were saved in different types). */
+    public DType dtype() {
+        return pieces.getFirst().src().dtype();
+    }
+
+    /** True when every piece holds floating-point values. */
+    public boolean floatingPoint() {
+        for (Piece p : pieces) {
+            if (!p.src().dtype().isFloatingPoint()) {
+                return false;
+            }
+        }
+        return true;
     }
 
     public String dtypeString() {

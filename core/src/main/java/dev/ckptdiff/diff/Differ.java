@@ -10,7 +10,6 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.LongConsumer;
 
 import dev.ckptdiff.io.MappedFile;
-import dev.ckptdiff.tensor.DType;
 import dev.ckptdiff.tensor.Shapes;
 
 /**
@@ -62,7 +61,7 @@ public final class Differ {
     }
 
     private static long bytes(Assembled x) {
-        return Shapes.numel(x.shape()) * x.dtypes().iterator().next().size();
+        return Shapes.numel(x.shape()) * x.dtype().size();
     }
 
     public Outcome compare(ModelView a, ModelView b) {
@@ -137,7 +136,7 @@ public final class Differ {
 
     private static List<String> sorted(Set<String> names) {
         List<String> l = new ArrayList<>(names);
-        l.sort(Views::naturalOrder);
+        NaturalOrder.sort(l);
         return l;
     }
 
@@ -159,8 +158,8 @@ public final class Differ {
                     y.shape(), new Stats(), List.of(), List.of("shapes " + Shapes.toString(x.shape()) + " and "
                     + Shapes.toString(y.shape()) + " differ"));
         }
-        boolean floatsA = x.dtypes().stream().allMatch(DType::isFloatingPoint);
-        boolean floatsB = y.dtypes().stream().allMatch(DType::isFloatingPoint);
+        boolean floatsA = x.floatingPoint();
+        boolean floatsB = y.floatingPoint();
         if (floatsA != floatsB || (options.strictDtype() && !x.dtypes().equals(y.dtypes()))) {
             return new TensorResult(name, kind, Verdict.DTYPE_MISMATCH, x.dtypeString(), y.dtypeString(), x.shape(),
                     y.shape(), new Stats(), List.of(), List.of("dtypes " + x.dtypeString() + " and " + y.dtypeString()

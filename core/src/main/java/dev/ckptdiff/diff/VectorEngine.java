@@ -26,6 +26,23 @@ public final class VectorEngine implements ComputeEngine {
     private static final int BLOCK = 1024;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final float F16_SCALE = 0x1p112f;
+    /**
+     * Runs below this many elements go to the scalar engine: the Vector API is slow until C2 has
+     * compiled it (every lane operation allocates before then), and tens of thousands of small MoE
+     * tensors would pay that warm-up for no gain.
+     */
+    static final long SMALL_RUN = 1 << 16;
+
+    private final long smallRun;
+
+    public VectorEngine() {
+        this(SMALL_RUN);
+    }
+
+    /** With {@code smallRun} 0 every run of a decoded type goes through the vector kernel (for tests). */
+    VectorEngine(long smallRun) {
+        this.smallRun = smallRun;
+    }
 
     @Override
     public String name() {
@@ -45,7 +62,7 @@ public final class VectorEngine implements ComputeEngine {
             s.normsSkipped += r.elements();
             return;
         }
-        if (!decodes(r.dtA()) || !decodes(r.dtB())) {
+        if (!decodes(r.dtA()) || !decodes(r.dtB()) || r.elements() < smallRun) {
             ScalarEngine.INSTANCE.compare(r, tol, s, false);
             return;
         }

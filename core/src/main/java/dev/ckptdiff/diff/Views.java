@@ -1,6 +1,7 @@
 package dev.ckptdiff.diff;
 
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -137,11 +138,7 @@ public final class Views {
         List<List<Entry>> tiedCopies = new ArrayList<>();
         ExpertLayout experts = m.experts();
         List<Map.Entry<Group, List<Entry>>> groups = new ArrayList<>(byKey.entrySet());
-        groups.sort((a, b) -> {
-            Group x = a.getKey();
-            Group y = b.getKey();
-            return x.key().equals(y.key()) ? Integer.compare(x.stage(), y.stage()) : naturalOrder(x.key(), y.key());
-        });
+        NaturalOrder.sortBy(groups, g -> g.getKey().key(), Comparator.comparingInt(g -> g.getKey().stage()));
         for (Map.Entry<Group, List<Entry>> g : groups) {
             String key = g.getKey().key();
             // A routed expert's key is split over the ETP ranks of one EP folder; every other key over
@@ -240,55 +237,5 @@ public final class Views {
 
     private static String folders(List<Entry> entries) {
         return String.join(", ", entries.stream().map(e -> e.shard().folder()).toList());
-    }
-
-    /** Orders keys with embedded numbers numerically (layers.2 before layers.10). */
-    public static int naturalOrder(String a, String b) {
-        // Called O(n log n) times on tens of thousands of MoE keys: numbers are read in place, not parsed from substrings.
-        int i = 0;
-        int j = 0;
-        while (i < a.length() && j < b.length()) {
-            char x = a.charAt(i);
-            char y = b.charAt(j);
-            if (isDigit(x) && isDigit(y)) {
-                int ei = digitsEnd(a, i);
-                int ej = digitsEnd(b, j);
-                int c = Long.compare(leadingValue(a, i, ei), leadingValue(b, j, ej));
-                if (c != 0) {
-                    return c;
-                }
-                i = ei;
-                j = ej;
-            } else {
-                if (x != y) {
-                    return Character.compare(x, y);
-                }
-                i++;
-                j++;
-            }
-        }
-        return Integer.compare(a.length() - i, b.length() - j);
-    }
-
-    /** {@link Character#isDigit}, with Latin-1 (where only 0-9 are digits) decided without a table look-up. */
-    private static boolean isDigit(char c) {
-        return c < 0x100 ? c >= '0' && c <= '9' : Character.isDigit(c);
-    }
-
-    private static int digitsEnd(String s, int from) {
-        int i = from;
-        while (i < s.length() && isDigit(s.charAt(i))) {
-            i++;
-        }
-        return i;
-    }
-
-    /** The value of a run's first 18 digits at most, so it fits a long. */
-    private static long leadingValue(String s, int from, int end) {
-        long v = 0;
-        for (int i = from; i < Math.min(end, from + 18); i++) {
-            v = v * 10 + Character.digit(s.charAt(i), 10);
-        }
-        return v;
     }
 }

@@ -9,11 +9,16 @@ import java.util.Optional;
  * Transformer Engine spec (norms fused into the following linear) and the local spec are listed:
  * real checkpoints use either.
  */
-public record Architecture(String name, List<String> hfArchitectures, List<String> modelTypes, List<Rule> rules) {
+public record Architecture(String name, List<String> hfArchitectures, List<String> modelTypes, List<Rule> rules,
+                           RuleIndex index) {
+
+    public Architecture(String name, List<String> hfArchitectures, List<String> modelTypes, List<Rule> rules) {
+        this(name, hfArchitectures, modelTypes, rules, new RuleIndex(rules));
+    }
 
     /** A (global) Megatron key's rule, layer and expert, if any rule matches it. */
     public Optional<Match> match(String megatronKey) {
-        for (Rule r : rules) {
+        for (Rule r : index.candidates(megatronKey)) {
             Rule.Indices at = r.match(megatronKey);
             if (at != null) {
                 return Optional.of(new Match(r, at.layer(), at.expert(), r.hfNames(at)));

@@ -103,7 +103,7 @@ public final class ShardPlan {
     }
 
     private static long bytes(Assembled x) {
-        return x == null ? 0 : Shapes.numel(x.shape()) * x.dtypes().iterator().next().size();
+        return x == null ? 0 : Shapes.numel(x.shape()) * x.dtype().size();
     }
 
     /**

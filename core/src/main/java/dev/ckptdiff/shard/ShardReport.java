@@ -20,7 +20,7 @@ import dev.ckptdiff.diff.TensorResult;
 import dev.ckptdiff.diff.Timings;
 import dev.ckptdiff.diff.Tolerance;
 import dev.ckptdiff.diff.Verdict;
-import dev.ckptdiff.diff.Views;
+import dev.ckptdiff.diff.NaturalOrder;
 import dev.ckptdiff.io.BadInputException;
 
 /**
@@ -123,7 +123,7 @@ public final class ShardReport {
                     checks.add(new Ordered(raw.path("check_order").get(k).asInt(), result(c.path("checks").get(k), raw.path("checks").get(k))));
                 }
             }
-            tensors.sort((x, y) -> Views.naturalOrder(x.name(), y.name()));
+            NaturalOrder.sortBy(tensors, t -> t.name(), null);
             checks.sort(Comparator.comparingInt(Ordered::order));
             JsonNode c0 = first.path("comparisons").path(ci);
             List<String> notes = new ArrayList<>();

@@ -15,6 +15,7 @@ import dev.ckptdiff.diff.Check;
 import dev.ckptdiff.diff.ModelView;
 import dev.ckptdiff.diff.Piece;
 import dev.ckptdiff.diff.Source;
+import dev.ckptdiff.diff.NaturalOrder;
 import dev.ckptdiff.diff.Views;
 import dev.ckptdiff.io.BadInputException;
 import dev.ckptdiff.mapping.Architecture;
@@ -43,7 +44,7 @@ public final class TorchDistViews {
         Views.Dims dims = Views.Dims.of(ckpt.args(), hfConfig);
         boolean tied = hfConfig != null && hfConfig.size() > 0 ? Views.tied(hfConfig)
                 : !ckpt.args().getBool("untie_embeddings_and_output_weights").orElse(false);
-        Map<String, LayerTensor> perLayer = new TreeMap<>(Views::naturalOrder);
+        Map<String, LayerTensor> perLayer = new TreeMap<>(NaturalOrder::compare);
         for (Map.Entry<String, List<TorchDistCheckpoint.Chunk>> e : ckpt.chunks().entrySet()) {
             for (LayerTensor t : split(e.getKey(), e.getValue(), label)) {
                 perLayer.put(t.key(), t);

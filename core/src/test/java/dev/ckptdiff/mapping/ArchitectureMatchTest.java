@@ -56,4 +56,42 @@ class ArchitectureMatchTest {
             assertTrue(Architectures.QWEN3_MOE.match(key).isEmpty(), key);
         }
     }
+
+    /** The skeleton index must pick exactly the row a try of every row in table order picks. */
+    @Test
+    void theIndexAgreesWithTryingEveryRowInOrder() {
+        java.util.Random rnd = new java.util.Random(3);
+        String[] numbers = {"0", "7", "12", "127", "999999", "1234567", "\u0663", "01"};
+        for (Architecture arch : Architectures.ALL) {
+            for (Rule r : arch.rules()) {
+                for (int i = 0; i < 20; i++) {
+                    String key = r.megatron();
+                    while (key.contains("{")) {
+                        int at = key.indexOf('{');
+                        key = key.substring(0, at) + numbers[rnd.nextInt(numbers.length)] + key.substring(at + 3);
+                    }
+                    if (i % 4 == 3) { // and near misses: a character more or less somewhere
+                        int at = rnd.nextInt(key.length());
+                        key = rnd.nextBoolean() ? key.substring(0, at) + key.substring(at + 1)
+                                : key.substring(0, at) + (char) ('0' + rnd.nextInt(10)) + key.substring(at);
+                    }
+                    Architecture.Match expected = null;
+                    for (Rule each : arch.rules()) {
+                        Rule.Indices at = each.match(key);
+                        if (at != null) {
+                            expected = new Architecture.Match(each, at.layer(), at.expert(), each.hfNames(at));
+                            break;
+                        }
+                    }
+                    assertEquals(java.util.Optional.ofNullable(expected), arch.match(key), arch.name() + ": " + key);
+                }
+            }
+        }
+    }
+
+    @Test
+    void aNumberTouchingAPlaceholderIsRefusedWhenTheTableIsBuilt() {
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> new Architecture("x",
+                List.of(), List.of(), List.of(Rule.of("decoder.layers.{L}1.w", Split.REPLICATED, "w"))));
+    }
 }
