@@ -13,6 +13,14 @@ import dev.ckptdiff.tensor.DType;
  */
 final class ByteScreen {
     private static final long BLOCK = 4096;
+    /**
+     * Rows of at most this many words are bulk-copied into arrays and screened there. A large MoE
+     * has tens of thousands of small tensors, most compared while the JIT is still busy: a plain
+     * array loop runs fast in the interpreter and in C1 code, segment reads only once C2 has
+     * compiled them.
+     */
+    private static final int SMALL_WORDS = 8192;
+    private static final ThreadLocal<long[][]> SCRATCH = ThreadLocal.withInitial(() -> new long[2][SMALL_WORDS]);
 
     private ByteScreen() {
     }
@@ -70,6 +78,12 @@ final class ByteScreen {
     private static boolean row(MemorySegment a, long pa, MemorySegment b, long pb, long bytes, DType t, long exp,
                                long low, long high) {
         long words = bytes >>> 3;
+        if (words <= SMALL_WORDS) {
+            if (!smallRow(a, pa, b, pb, (int) words, exp, low, high)) {
+                return false;
+            }
+            words = 0; // settled: only the tail is left
+        }
         for (long w = 0; w < words; ) {
             long end = Math.min(words, w + BLOCK / 8);
             long diff = 0;
@@ -85,7 +99,7 @@ final class ByteScreen {
                 return false;
             }
         }
-        long tail = words << 3; // the last few elements
+        long tail = (bytes >>> 3) << 3; // the last few elements
         if (MemorySegment.mismatch(a, pa + tail, pa + bytes, b, pb + tail, pb + bytes) >= 0) {
             return false;
         }
@@ -95,5 +109,22 @@ final class ByteScreen {
             }
         }
         return true;
+    }
+
+    private static boolean smallRow(MemorySegment a, long pa, MemorySegment b, long pb, int words, long exp, long low,
+                                    long high) {
+        long[][] scratch = SCRATCH.get();
+        long[] x = scratch[0];
+        long[] y = scratch[1];
+        MemorySegment.copy(a, MappedFile.LONG_LE, pa, x, 0, words);
+        MemorySegment.copy(b, MappedFile.LONG_LE, pb, y, 0, words);
+        long diff = 0;
+        long nonFinite = 0;
+        for (int w = 0; w < words; w++) {
+            diff |= x[w] ^ y[w];
+            long z = (x[w] & exp) ^ exp;
+            nonFinite |= (z - low) & ~z & high;
+        }
+        return (diff | nonFinite) == 0;
     }
 }
