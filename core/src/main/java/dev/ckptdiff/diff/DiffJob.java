@@ -94,18 +94,37 @@ public final class DiffJob {
         List<AutoCloseable> open = new ArrayList<>();
         Timings timings = new Timings();
         try {
-            CompletableFuture<AutoCloseable> other = CompletableFuture.supplyAsync(() -> openCopy(pair.b()));
+            // This thread takes a copy of shard files: its parallel stream then also gets the pool's worker once
+            // that worker has opened the other copy (an HF folder, read in one go).
+            boolean swap = pair.a().kind() == Copy.Kind.HF && pair.b().kind() != Copy.Kind.HF;
+            Copy later = swap ? pair.a() : pair.b();
+            CompletableFuture<AutoCloseable> other = CompletableFuture.supplyAsync(() -> openCopy(later));
+            AutoCloseable here = null;
+            AutoCloseable there = null;
+            RuntimeException hereFailed = null;
+            RuntimeException thereFailed = null;
             try {
-                track(open, openCopy(pair.a()));
-            } finally {
-                try {
-                    track(open, other.join());
-                } catch (CompletionException e) {
-                    throw e.getCause() instanceof RuntimeException re ? re : e;
+                here = openCopy(swap ? pair.b() : pair.a());
+            } catch (RuntimeException e) {
+                hereFailed = e;
+            }
+            try {
+                there = other.join();
+            } catch (CompletionException e) {
+                thereFailed = e.getCause() instanceof RuntimeException re ? re : e;
+            }
+            AutoCloseable first = swap ? there : here;
+            AutoCloseable second = swap ? here : there;
+            for (AutoCloseable c : java.util.Arrays.asList(first, second)) {
+                if (c != null) {
+                    track(open, c);
                 }
             }
-            AutoCloseable first = open.getFirst();
-            AutoCloseable second = open.getLast();
+            RuntimeException failedA = swap ? thereFailed : hereFailed; // A's error first, as A is named first
+            RuntimeException failedB = swap ? hereFailed : thereFailed;
+            if (failedA != null || failedB != null) {
+                throw failedA != null ? failedA : failedB;
+            }
             HfCheckpoint hfA = first instanceof HfCheckpoint h ? h : null;
             HfCheckpoint hfB = second instanceof HfCheckpoint h ? h : null;
             MegatronCheckpoint mA = first instanceof MegatronCheckpoint m ? m : null;

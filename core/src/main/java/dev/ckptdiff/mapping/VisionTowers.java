@@ -17,7 +17,12 @@ public final class VisionTowers {
 
     /** True for a Megatron key of a vision tower (never a language-model layer, never pipeline-split). */
     public static boolean isVision(String megatronKey) {
-        return PREFIXES.stream().anyMatch(megatronKey::startsWith);
+        for (String p : PREFIXES) { // asked of every key of a shard: a loop, not a stream
+            if (megatronKey.startsWith(p)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Qwen2.5-VL: transformers' own module under {@code visual.}, HF names, whole on every TP rank. */

@@ -55,7 +55,11 @@ public final class ExpertKeys {
     /** True for TEGroupedMLP's {@code weightK} form. */
     public static boolean grouped(String key) {
         int[] s = span(key);
-        return s != null && key.charAt(s[0] - 1) != '.';
+        return s != null && grouped(key, s);
+    }
+
+    static boolean grouped(String key, int[] span) {
+        return key.charAt(span[0] - 1) != '.';
     }
 
     /** {@code key} with its expert number replaced. */

@@ -265,10 +265,10 @@ public final class MegatronCheckpoint implements AutoCloseable {
         for (RankShard s : shards) {
             for (Map<String, Tensor> chunk : s.chunks()) {
                 for (String k : chunk.keySet()) {
-                    int e = ExpertKeys.expertOf(k);
-                    if (e >= 0) {
-                        maxLocal = Math.max(maxLocal, e);
-                        grouped |= ExpertKeys.grouped(k);
+                    int[] span = ExpertKeys.span(k);
+                    if (span != null) {
+                        maxLocal = Math.max(maxLocal, Integer.parseInt(k, span[0], span[1], 10));
+                        grouped |= ExpertKeys.grouped(k, span);
                     }
                 }
             }
@@ -366,13 +366,20 @@ public final class MegatronCheckpoint implements AutoCloseable {
         if (local < 0) {
             return key;
         }
-        int expert = ExpertKeys.expertOf(key);
-        if (expert >= 0) {
-            key = ExpertKeys.withExpert(key, experts.global(shard.epRank(), expert));
-        }
         int start = key.indexOf(LAYERS) + LAYERS.length();
         int end = key.indexOf('.', start);
-        return key.substring(0, start) + layers.global(shard.ppRank(), chunk, local) + key.substring(end);
+        // One pass for both numbers: tens of thousands of expert keys a side come through here.
+        StringBuilder global = new StringBuilder(key.length() + 8).append(key, 0, start)
+                .append(layers.global(shard.ppRank(), chunk, local));
+        int[] span = ExpertKeys.span(key);
+        if (span != null && span[0] > end) {
+            global.append(key, end, span[0])
+                    .append(experts.global(shard.epRank(), Integer.parseInt(key, span[0], span[1], 10)))
+                    .append(key, span[1], key.length());
+        } else {
+            global.append(key, end, key.length());
+        }
+        return global.toString();
     }
 
     public Path dir() {
