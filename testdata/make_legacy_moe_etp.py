@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Makes ckpt-diff's legacy mixture-of-experts fixtures with expert TP (ETP) smaller than TP, with real Megatron-Core.
+
+With ETP < TP Megatron's legacy save does not write the full TP x EP grid of mp_rank_TT_EEE folders: only ranks
+with dp_rank == 0 or expert-dp rank == 0 write (megatron/training/checkpointing.py save_checkpoint), each to the
+folder get_checkpoint_name gives for its (tp_rank, pp_rank, ep_rank). This script lets Megatron-Core decide all of
+it: 4 processes over gloo on the CPU initialise the real parallel_state with expert_tensor_parallel_size=1, build a
+Megatron-Core GPTModel (local spec, SequentialMLP experts; Transformer Engine is not installed here) of a tiny
+Qwen3-MoE (transformers' save_pretrained, as make_moe.py), fill it with the HF weights (Megatron-Bridge's mapping,
+make_moe.py; load of every key and shape checked against the model's own), and the processes whose real mpu
+dp rank or expert-dp rank is 0 torch.save {'args', 'checkpoint_version': 3.0, 'iteration', 'model':
+model.state_dict_for_save_checkpoint()} to megatron.training.checkpointing.get_checkpoint_name(...) - the path and
+payload save_checkpoint uses for a legacy checkpoint (the full save_checkpoint is not called: it needs the whole
+training set-up, an optimizer and CUDA RNG state).
+
+Run (needs psutil; Megatron-LM checkout on PYTHONPATH; triton stubbed outside the repository when missing, as in
+make_torchdist.py; typing.override is added on Python 3.11, which megatron.training imports):
+    PYTHONPATH=<Megatron-LM checkout> testdata/.venv/bin/python testdata/make_legacy_moe_etp.py
+It was run with Megatron-LM HEAD (core 0.19+), torch 2.13 CPU, transformers 5.18.
+
+Outputs (RLinf step folders <name>/global_step_10/actor/{hf_model, iter_0000010, latest_checkpointed_iteration.txt}):
+  testdata/fixtures/moe/qwen3_moe_tp2_etp1_ep2   TP=2, ETP=1, EP=2 (world 4): mp_rank_00_000, mp_rank_01_001
+  testdata/fixtures/moe/qwen3_moe_tp2_etp1_ep4   TP=2, ETP=1, EP=4 (world 4): mp_rank_00_000, mp_rank_01_001,
+                                                 mp_rank_00_002, mp_rank_01_003 (dense shards written twice)
+  testdata/fixtures/moe/faults/etp1_expert_element  the first, with one element of one expert changed in
+                                                 mp_rank_01_001 (torch.load, change, torch.save)
+  testdata/fixtures/moe/faults/etp1_dense_replica   the second, with one element of a dense weight changed in
+                                                 mp_rank_00_002 (a replica of mp_rank_00_000's)
+  FAULTS_ETP.json describes both faults.
+"""
+import json
+import os
+import shutil
+import sys
+import tempfile
+import typing
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import generate as gen  # noqa: E402
+import make_moe  # noqa: E402
+import make_torchdist  # noqa: E402
+
+OUT = HERE / "fixtures" / "moe"
+ITER = 10
+TP = 2
+ETP = 1
+CONFIG = dict(make_moe.CONFIG, num_hidden_layers=2, mlp_only_layers=[])
+FAULTS = {
+    "etp1_expert_element": dict(source="qwen3_moe_tp2_etp1_ep2", folder="mp_rank_01_001",
+                                key="decoder.layers.1.mlp.experts.local_experts.1.linear_fc2.weight",
+                                element=[5, 7], hf="model.layers.1.mlp.experts.5.down_proj.weight"),
+    "etp1_dense_replica": dict(source="qwen3_moe_tp2_etp1_ep4", folder="mp_rank_00_002",
+                               key="decoder.layers.0.self_attention.linear_proj.weight",
+                               element=[3, 4], hf="model.layers.0.self_attn.o_proj.weight"),
+}
+
+
+def rank_weights(sd, cfg, tp_rank, ep, ep_rank, etp_rank):
+    """Dense TP shard tp_rank plus EP rank ep_rank's experts split over ETP: make_moe.py's mapping of the HF weights."""
+    g = gen.hf_to_megatron_global(sd, cfg, cfg["vocab_size"])  # 256: already a multiple of 128 x TP
+    m = {"embedding.word_embeddings.weight": g["embedding.word_embeddings.weight"].chunk(TP)[tp_rank].clone()}
+    for L in range(cfg["num_hidden_layers"]):
+        m.update(gen.shard_layer(g, L, L, TP, tp_rank, "local"))
+        m.update(make_moe.expert_keys(sd, cfg, L, L, ep_rank, ep, etp_rank, ETP, False))
+    m["decoder.final_layernorm.weight"] = g["decoder.final_layernorm.weight"].clone()
+    m["output_layer.weight"] = g["output_layer.weight"].chunk(TP)[tp_rank].clone()
+    return m
+
+
+def worker(rank, world, port, root, hf_dir, ep, c, report):
+    # generate.py puts testdata/pysrc (a small unpickling stand-in named megatron) on the path: use the real one
+    sys.path[:] = [p for p in sys.path if not p.endswith("pysrc")]
+    for name in [m for m in sys.modules if m == "megatron" or m.startswith("megatron.")]:
+        del sys.modules[name]
+    make_torchdist.stub_triton()
+    if not hasattr(typing, "override"):  # megatron.training uses Python 3.12's typing.override
+        typing.override = lambda f: f
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    from megatron.core import parallel_state as mpu
+    from megatron.core.models.gpt import GPTModel
+    from megatron.core.models.gpt.gpt_layer_specs import get_gpt_layer_local_spec
+    from megatron.core.transformer.transformer_config import TransformerConfig
+    from megatron.training.checkpointing import get_checkpoint_name
+    mpu.initialize_model_parallel(tensor_model_parallel_size=TP, pipeline_model_parallel_size=1,
+                                  expert_model_parallel_size=ep, expert_tensor_parallel_size=ETP)
+    tc = TransformerConfig(
+        num_layers=c["num_hidden_layers"], hidden_size=c["hidden_size"], ffn_hidden_size=c["intermediate_size"],
+        num_attention_heads=c["num_attention_heads"], num_query_groups=c["num_key_value_heads"],
+        kv_channels=c["head_dim"], add_qkv_bias=False, add_bias_linear=False, qk_layernorm=True,
+        gated_linear_unit=True, activation_func=torch.nn.functional.silu, normalization="RMSNorm",
+        layernorm_epsilon=1e-6, num_moe_experts=c["num_experts"], moe_router_topk=c["num_experts_per_tok"],
+        moe_ffn_hidden_size=c["moe_intermediate_size"], moe_grouped_gemm=False,
+        expert_model_parallel_size=ep, expert_tensor_parallel_size=ETP, tensor_model_parallel_size=TP,
+        sequence_parallel=False, use_cpu_initialization=True,
+        params_dtype=torch.bfloat16, bf16=True, hidden_dropout=0.0, attention_dropout=0.0)
+    spec = get_gpt_layer_local_spec(num_experts=c["num_experts"], moe_grouped_gemm=False, qk_layernorm=True,
+                                    normalization="RMSNorm")
+    model = GPTModel(config=tc, transformer_layer_spec=spec, vocab_size=c["vocab_size"], max_sequence_length=128,
+                     share_embeddings_and_output_weights=False, position_embedding_type="rope")
+    model = model.to(torch.bfloat16)  # as Megatron-LM's Float16Module makes it
+    tp_rank = mpu.get_tensor_model_parallel_rank()
+    ep_rank = mpu.get_expert_model_parallel_rank()
+    etp_rank = mpu.get_expert_tensor_parallel_rank()
+    sd = gen.load_manifest_sd(hf_dir)
+    weights = rank_weights(sd, json.loads((hf_dir / "config.json").read_text()), tp_rank, ep, ep_rank, etp_rank)
+    own = {k: v for k, v in model.state_dict().items() if "_extra_state" not in k}
+    assert set(own) == set(weights), (sorted(set(own) ^ set(weights)))
+    with torch.no_grad():
+        for k, v in own.items():
+            assert tuple(v.shape) == tuple(weights[k].shape), (k, v.shape, weights[k].shape)
+            v.copy_(weights[k].to(v.dtype))
+    args = make_moe.args_for(c, TP, ep, ETP, "local", c["vocab_size"])
+    args.context_parallel_size = 1
+    args.ckpt_format = "torch"
+    for name, value in vars(args).items():  # generate.py's stand-in enums -> Megatron-Core's own
+        if type(value).__module__.startswith("megatron."):
+            import importlib
+            real = getattr(importlib.import_module(type(value).__module__), type(value).__name__)
+            setattr(args, name, real[value.name])
+    # save_checkpoint's rule for a legacy checkpoint: dp rank 0 or expert-dp rank 0 writes
+    dp_rank = mpu.get_data_parallel_rank()
+    edp_rank = mpu.get_expert_data_parallel_rank()
+    path = Path(get_checkpoint_name(str(root), ITER))
+    writes = dp_rank == 0 or edp_rank == 0
+    if writes:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        state = {"args": args, "checkpoint_version": 3.0, "iteration": ITER,
+                 "model": model.state_dict_for_save_checkpoint()}
+        torch.save(state, path)
+    report.put(dict(rank=rank, tp=tp_rank, ep=ep_rank, etp=etp_rank, dp=dp_rank, edp=edp_rank,
+                    folder=path.parent.name, writes=writes))
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+def make(name, ep):
+    actor = OUT / name / "global_step_10" / "actor"
+    if actor.parent.parent.exists():
+        shutil.rmtree(actor.parent.parent)
+    actor.mkdir(parents=True)
+    gen.save_hf(make_moe.make_hf(seed=320, config=CONFIG), actor / "hf_model")
+    world = 4
+    ctx = mp.get_context("spawn")
+    report = ctx.SimpleQueue()
+    port = 29600 + os.getpid() % 1000 + ep
+    mp.spawn(worker, args=(world, port, actor, actor / "hf_model", ep, CONFIG, report), nprocs=world, join=True)
+    ranks = sorted((report.get() for _ in range(world)), key=lambda r: r["rank"])
+    for r in ranks:
+        print(name, r)
+    (actor / "latest_checkpointed_iteration.txt").write_text(str(ITER))
+    return actor
+
+
+def plant(name, f):
+    src = OUT / f["source"] / "global_step_10"
+    dst = OUT / "faults" / name / "global_step_10"
+    if dst.parent.exists():
+        shutil.rmtree(dst.parent)
+    shutil.copytree(src, dst)
+    shard = dst / "actor" / f"iter_{ITER:07d}" / f["folder"] / "model_optim_rng.pt"
+    # the saved args hold Megatron-Core's enums: testdata/pysrc's stand-in (on the path through generate.py) reads them
+    state = torch.load(shard, weights_only=False)
+    t = state["model"][f["key"]]
+    i, j = f["element"]
+    t[i, j] = t[i, j] + 0.5
+    torch.save(state, shard)
+
+
+def main():
+    make("qwen3_moe_tp2_etp1_ep2", 2)
+    make("qwen3_moe_tp2_etp1_ep4", 4)
+    for name, f in FAULTS.items():
+        plant(name, f)
+    (OUT / "faults" / "FAULTS_ETP.json").write_text(json.dumps(FAULTS, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
