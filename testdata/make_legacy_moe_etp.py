@@ -26,7 +26,11 @@ Outputs (RLinf step folders <name>/global_step_10/actor/{hf_model, iter_0000010,
                                                  mp_rank_01_001 (torch.load, change, torch.save)
   testdata/fixtures/moe/faults/etp1_dense_replica   the second, with one element of a dense weight changed in
                                                  mp_rank_00_002 (a replica of mp_rank_00_000's)
-  FAULTS_ETP.json describes both faults.
+  testdata/fixtures/moe/qwen3_moe_tp2_etp1_ep2_full_grid  the first with all four TP x EP folders (full_grid())
+  testdata/fixtures/moe/faults/etp1_full_grid_expert_replica  that, one element of an expert changed in
+                                                 mp_rank_01_000 (a replica of mp_rank_00_000's experts)
+  testdata/fixtures/moe/bad/args_etp_above_tp   the first with args.expert_tensor_parallel_size 4 > TP 2
+  FAULTS_ETP.json describes the faults.
 """
 import json
 import os
@@ -173,9 +177,47 @@ def plant(name, f):
     torch.save(state, shard)
 
 
+def full_grid():
+    """The same weights in all four TP x EP folders, as tools that assume the grid write them (RLinf's converter
+    with tpe_size 1 < TP writes only Megatron's set; ckpt-diff before this layout did): the two extra folders take
+    their dense shard from the folder of their TP rank and their experts (whole, ETP=1) from the folder of their EP
+    rank. Plus a copy whose mp_rank_01_000 has one element of one expert changed."""
+    src = OUT / "qwen3_moe_tp2_etp1_ep2" / "global_step_10"
+    dst = OUT / "qwen3_moe_tp2_etp1_ep2_full_grid" / "global_step_10"
+    if dst.parent.exists():
+        shutil.rmtree(dst.parent)
+    shutil.copytree(src, dst)
+    it = dst / "actor" / f"iter_{ITER:07d}"
+    for tp_rank, ep_rank in [(0, 1), (1, 0)]:
+        dense = torch.load(it / f"mp_rank_{tp_rank:02d}_{tp_rank:03d}" / "model_optim_rng.pt", weights_only=False)
+        experts = torch.load(it / f"mp_rank_{ep_rank:02d}_{ep_rank:03d}" / "model_optim_rng.pt", weights_only=False)
+        dense["model"] = {k: (experts["model"][k] if ".mlp.experts." in k else v) for k, v in dense["model"].items()}
+        (it / f"mp_rank_{tp_rank:02d}_{ep_rank:03d}").mkdir()
+        torch.save(dense, it / f"mp_rank_{tp_rank:02d}_{ep_rank:03d}" / "model_optim_rng.pt")
+    FAULTS["etp1_full_grid_expert_replica"] = dict(
+        source="qwen3_moe_tp2_etp1_ep2_full_grid", folder="mp_rank_01_000",
+        key="decoder.layers.0.mlp.experts.local_experts.2.linear_fc1.weight", element=[1, 2],
+        hf="model.layers.0.mlp.experts.2.gate_proj.weight")
+
+
+def bad_args():
+    """args claiming ETP 4 > TP 2, which Megatron cannot save as legacy folders."""
+    src = OUT / "qwen3_moe_tp2_etp1_ep2" / "global_step_10"
+    dst = OUT / "bad" / "args_etp_above_tp" / "global_step_10"
+    if dst.parent.exists():
+        shutil.rmtree(dst.parent)
+    shutil.copytree(src, dst)
+    for shard in sorted((dst / "actor" / f"iter_{ITER:07d}").glob("mp_rank_*/model_optim_rng.pt")):
+        state = torch.load(shard, weights_only=False)
+        state["args"].expert_tensor_parallel_size = 4
+        torch.save(state, shard)
+
+
 def main():
     make("qwen3_moe_tp2_etp1_ep2", 2)
     make("qwen3_moe_tp2_etp1_ep4", 4)
+    full_grid()
+    bad_args()
     for name, f in FAULTS.items():
         plant(name, f)
     (OUT / "faults" / "FAULTS_ETP.json").write_text(json.dumps(FAULTS, indent=1) + "\n")
