@@ -30,13 +30,13 @@ Outputs (RLinf step folders <name>/global_step_10/actor/{hf_model, iter_0000010,
   testdata/fixtures/moe/faults/etp1_full_grid_expert_replica  that, one element of an expert changed in
                                                  mp_rank_01_000 (a replica of mp_rank_00_000's experts)
   testdata/fixtures/moe/bad/args_etp_above_tp   the first with args.expert_tensor_parallel_size 4 > TP 2
+  testdata/fixtures/moe/bad/etp1_ep4_key_missing  the second without one dense weight in mp_rank_00_002
   FAULTS_ETP.json describes the faults.
 """
 import json
 import os
 import shutil
 import sys
-import tempfile
 import typing
 from pathlib import Path
 
@@ -49,6 +49,7 @@ sys.path.insert(0, str(HERE))
 import generate as gen  # noqa: E402
 import make_moe  # noqa: E402
 import make_torchdist  # noqa: E402
+import make_torchdist_moe  # noqa: E402
 
 OUT = HERE / "fixtures" / "moe"
 ITER = 10
@@ -90,20 +91,10 @@ def worker(rank, world, port, root, hf_dir, ep, c, report):
     from megatron.core import parallel_state as mpu
     from megatron.core.models.gpt import GPTModel
     from megatron.core.models.gpt.gpt_layer_specs import get_gpt_layer_local_spec
-    from megatron.core.transformer.transformer_config import TransformerConfig
     from megatron.training.checkpointing import get_checkpoint_name
     mpu.initialize_model_parallel(tensor_model_parallel_size=TP, pipeline_model_parallel_size=1,
                                   expert_model_parallel_size=ep, expert_tensor_parallel_size=ETP)
-    tc = TransformerConfig(
-        num_layers=c["num_hidden_layers"], hidden_size=c["hidden_size"], ffn_hidden_size=c["intermediate_size"],
-        num_attention_heads=c["num_attention_heads"], num_query_groups=c["num_key_value_heads"],
-        kv_channels=c["head_dim"], add_qkv_bias=False, add_bias_linear=False, qk_layernorm=True,
-        gated_linear_unit=True, activation_func=torch.nn.functional.silu, normalization="RMSNorm",
-        layernorm_epsilon=1e-6, num_moe_experts=c["num_experts"], moe_router_topk=c["num_experts_per_tok"],
-        moe_ffn_hidden_size=c["moe_intermediate_size"], moe_grouped_gemm=False,
-        expert_model_parallel_size=ep, expert_tensor_parallel_size=ETP, tensor_model_parallel_size=TP,
-        sequence_parallel=False, use_cpu_initialization=True,
-        params_dtype=torch.bfloat16, bf16=True, hidden_dropout=0.0, attention_dropout=0.0)
+    tc = make_torchdist_moe.transformer_config(c, TP, ep, ETP, 1)
     spec = get_gpt_layer_local_spec(num_experts=c["num_experts"], moe_grouped_gemm=False, qk_layernorm=True,
                                     normalization="RMSNorm")
     model = GPTModel(config=tc, transformer_layer_spec=spec, vocab_size=c["vocab_size"], max_sequence_length=128,
@@ -162,32 +153,38 @@ def make(name, ep):
     return actor
 
 
-def plant(name, f):
-    src = OUT / f["source"] / "global_step_10"
-    dst = OUT / "faults" / name / "global_step_10"
+def copy_step(source, to):
+    """A copy of a step folder made above, to change; returns its iteration folder."""
+    src = OUT / source / "global_step_10"
+    dst = OUT / to / "global_step_10"
     if dst.parent.exists():
         shutil.rmtree(dst.parent)
     shutil.copytree(src, dst)
-    shard = dst / "actor" / f"iter_{ITER:07d}" / f["folder"] / "model_optim_rng.pt"
-    # the saved args hold Megatron-Core's enums: testdata/pysrc's stand-in (on the path through generate.py) reads them
+    return dst / "actor" / f"iter_{ITER:07d}"
+
+
+def edit_shard(shard, change):
+    """torch.load, change, torch.save. The saved args hold Megatron-Core's enums: testdata/pysrc's stand-in (on the
+    path through generate.py) reads them."""
     state = torch.load(shard, weights_only=False)
-    t = state["model"][f["key"]]
-    i, j = f["element"]
-    t[i, j] = t[i, j] + 0.5
+    change(state)
     torch.save(state, shard)
 
 
+def plant(name, f):
+    def bump(state):
+        t = state["model"][f["key"]]
+        i, j = f["element"]
+        t[i, j] = t[i, j] + 0.5
+    edit_shard(copy_step(f["source"], "faults/" + name) / f["folder"] / "model_optim_rng.pt", bump)
+
+
 def full_grid():
-    """The same weights in all four TP x EP folders, as tools that assume the grid write them (RLinf's converter
-    with tpe_size 1 < TP writes only Megatron's set; ckpt-diff before this layout did): the two extra folders take
-    their dense shard from the folder of their TP rank and their experts (whole, ETP=1) from the folder of their EP
-    rank. Plus a copy whose mp_rank_01_000 has one element of one expert changed."""
-    src = OUT / "qwen3_moe_tp2_etp1_ep2" / "global_step_10"
-    dst = OUT / "qwen3_moe_tp2_etp1_ep2_full_grid" / "global_step_10"
-    if dst.parent.exists():
-        shutil.rmtree(dst.parent)
-    shutil.copytree(src, dst)
-    it = dst / "actor" / f"iter_{ITER:07d}"
+    """The same weights in all four TP x EP folders, as tools that assume the grid write them (ckpt-diff before
+    this layout did): the two extra folders take their dense shard from the folder of their TP rank and their
+    experts (whole, ETP=1) from the folder of their EP rank. Plus a copy whose mp_rank_01_000 has one element of
+    one expert changed (FAULTS)."""
+    it = copy_step("qwen3_moe_tp2_etp1_ep2", "qwen3_moe_tp2_etp1_ep2_full_grid")
     for tp_rank, ep_rank in [(0, 1), (1, 0)]:
         dense = torch.load(it / f"mp_rank_{tp_rank:02d}_{tp_rank:03d}" / "model_optim_rng.pt", weights_only=False)
         experts = torch.load(it / f"mp_rank_{ep_rank:02d}_{ep_rank:03d}" / "model_optim_rng.pt", weights_only=False)
@@ -200,24 +197,22 @@ def full_grid():
         hf="model.layers.0.mlp.experts.2.gate_proj.weight")
 
 
-def bad_args():
-    """args claiming ETP 4 > TP 2, which Megatron cannot save as legacy folders."""
-    src = OUT / "qwen3_moe_tp2_etp1_ep2" / "global_step_10"
-    dst = OUT / "bad" / "args_etp_above_tp" / "global_step_10"
-    if dst.parent.exists():
-        shutil.rmtree(dst.parent)
-    shutil.copytree(src, dst)
-    for shard in sorted((dst / "actor" / f"iter_{ITER:07d}").glob("mp_rank_*/model_optim_rng.pt")):
-        state = torch.load(shard, weights_only=False)
-        state["args"].expert_tensor_parallel_size = 4
-        torch.save(state, shard)
+def bad_inputs():
+    """args claiming ETP 4 > TP 2, which Megatron cannot save as legacy folders; and the EP=4 step with one dense
+    weight deleted from mp_rank_00_002 (the second folder of TP rank 0)."""
+    it = copy_step("qwen3_moe_tp2_etp1_ep2", "bad/args_etp_above_tp")
+    for shard in sorted(it.glob("mp_rank_*/model_optim_rng.pt")):
+        edit_shard(shard, lambda state: setattr(state["args"], "expert_tensor_parallel_size", 4))
+    it = copy_step("qwen3_moe_tp2_etp1_ep4", "bad/etp1_ep4_key_missing")
+    edit_shard(it / "mp_rank_00_002" / "model_optim_rng.pt",
+               lambda state: state["model"].pop("decoder.layers.0.self_attention.linear_proj.weight"))
 
 
 def main():
     make("qwen3_moe_tp2_etp1_ep2", 2)
     make("qwen3_moe_tp2_etp1_ep4", 4)
     full_grid()
-    bad_args()
+    bad_inputs()
     for name, f in FAULTS.items():
         plant(name, f)
     (OUT / "faults" / "FAULTS_ETP.json").write_text(json.dumps(FAULTS, indent=1) + "\n")

@@ -58,6 +58,8 @@ class MoeEtpCliTest {
         assertTrue(r.out().contains("1 failed"), r.out());
         assertTrue(r.out().contains("A mp_rank_00_000 decoder.layers.0.self_attention.linear_proj.weight"
                 + " / B mp_rank_00_002 decoder.layers.0.self_attention.linear_proj.weight"), r.out());
+        // the element as planted in the TP shard [64, 32] of TP rank 0, which is also its place in the HF [64, 64]
+        assertTrue(r.out().contains("worst element [3, 4]: A[3, 4] = "), r.out());
         assertTrue(r.out().contains("the same weights in mp_rank_00_002, mp_rank_01_003 must equal mp_rank_00_000,"
                 + " mp_rank_01_001"), r.out());
     }
@@ -99,6 +101,17 @@ class MoeEtpCliTest {
                 fault.out());
         assertTrue(fault.out().contains("worst element [1, 2]"), fault.out());
         assertTrue(fault.out().contains("the same weights in mp_rank_01_000 must equal mp_rank_00_000"), fault.out());
+    }
+
+    @Test
+    void aDenseKeyMissingFromOneOfTheFoldersOfItsTpRankIsOneLineNamingThatFolder() {
+        Cli r = Cli.run("--no-progress", step("bad/etp1_ep4_key_missing").toString());
+        assertEquals(2, r.exit(), r.out() + r.err());
+        String err = r.err().strip();
+        assertEquals(1, err.lines().count(), err);
+        assertTrue(err.startsWith("ckpt-diff: ") && err.endsWith("iter_0000010: decoder.layers.0.self_attention.linear_proj"
+                + ".weight is missing from mp_rank_00_002, a shard of TP rank 0 (found on mp_rank_00_000, mp_rank_01_001,"
+                + " mp_rank_01_003)"), err);
     }
 
     @Test
