@@ -61,6 +61,22 @@ def rank_weights(sd, cfg, tp, tp_rank, ep_rank):
     return m
 
 
+def transformer_config(c, tp, ep, etp, moe_layer_freq):
+    """Megatron-Core's TransformerConfig of the tiny Qwen3-MoE (local spec, sequential experts, bf16); etp None: TP."""
+    from megatron.core.transformer.transformer_config import TransformerConfig
+    return TransformerConfig(
+        num_layers=c["num_hidden_layers"], hidden_size=c["hidden_size"], ffn_hidden_size=c["intermediate_size"],
+        num_attention_heads=c["num_attention_heads"], num_query_groups=c["num_key_value_heads"],
+        kv_channels=c["head_dim"], add_qkv_bias=False, add_bias_linear=False, qk_layernorm=True,
+        gated_linear_unit=True, activation_func=torch.nn.functional.silu, normalization="RMSNorm",
+        layernorm_epsilon=1e-6, num_moe_experts=c["num_experts"], moe_router_topk=c["num_experts_per_tok"],
+        moe_ffn_hidden_size=c["moe_intermediate_size"], moe_grouped_gemm=False,
+        expert_model_parallel_size=ep, expert_tensor_parallel_size=etp, tensor_model_parallel_size=tp,
+        sequence_parallel=False, use_cpu_initialization=True,
+        params_dtype=torch.bfloat16, bf16=True, hidden_dropout=0.0, attention_dropout=0.0,
+        moe_layer_freq=moe_layer_freq)
+
+
 def worker(rank, world, port, tmp, hf_dir, tp, c):
     # generate.py puts testdata/pysrc (a small unpickling stand-in named megatron) on the path: use the real one
     sys.path[:] = [p for p in sys.path if not p.endswith("pysrc")]
@@ -76,22 +92,11 @@ def worker(rank, world, port, tmp, hf_dir, tp, c):
     from megatron.core.dist_checkpointing.strategies.torch import TorchDistSaveShardedStrategy
     from megatron.core.models.gpt import GPTModel
     from megatron.core.models.gpt.gpt_layer_specs import get_gpt_decoder_block_spec, get_gpt_layer_local_spec
-    from megatron.core.transformer.transformer_config import TransformerConfig
     parallel_state.initialize_model_parallel(tensor_model_parallel_size=tp, pipeline_model_parallel_size=1,
                                              expert_model_parallel_size=EP)
     moe = make_moe.moe_layers(c)
     mixed = len(moe) < c["num_hidden_layers"]
-    tc = TransformerConfig(
-        num_layers=c["num_hidden_layers"], hidden_size=c["hidden_size"], ffn_hidden_size=c["intermediate_size"],
-        num_attention_heads=c["num_attention_heads"], num_query_groups=c["num_key_value_heads"],
-        kv_channels=c["head_dim"], add_qkv_bias=False, add_bias_linear=False, qk_layernorm=True,
-        gated_linear_unit=True, activation_func=torch.nn.functional.silu, normalization="RMSNorm",
-        layernorm_epsilon=1e-6, num_moe_experts=c["num_experts"], moe_router_topk=c["num_experts_per_tok"],
-        moe_ffn_hidden_size=c["moe_intermediate_size"], moe_grouped_gemm=False,
-        expert_model_parallel_size=EP, tensor_model_parallel_size=tp, sequence_parallel=False,
-        use_cpu_initialization=True,
-        params_dtype=torch.bfloat16, bf16=True, hidden_dropout=0.0, attention_dropout=0.0,
-        moe_layer_freq=[int(L in moe) for L in range(c["num_hidden_layers"])] if mixed else 1)
+    tc = transformer_config(c, tp, EP, None, [int(L in moe) for L in range(c["num_hidden_layers"])] if mixed else 1)
     if mixed:  # dense and MoE layers: a per-layer block spec (and per-layer keys in the saved index)
         spec = get_gpt_decoder_block_spec(tc, use_transformer_engine=False, normalization="RMSNorm")
     else:

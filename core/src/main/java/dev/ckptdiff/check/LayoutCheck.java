@@ -1,6 +1,9 @@
 package dev.ckptdiff.check;
 
+import java.util.List;
 import java.util.Locale;
+
+import dev.ckptdiff.megatron.LegacyFolders;
 
 /**
  * Whether a model fits a parallel layout before a job is launched: heads and KV groups against TP,
@@ -96,6 +99,11 @@ public final class LayoutCheck {
             if (l.etp() > tp) {
                 s.findings().add(Finding.warning(n.etp(), "ETP " + l.etp() + " > TP " + tp + ": legacy checkpoint folders"
                         + " are named by the dense TP rank only (mp_rank_TT_EEE), and RLinf's converter refuses ETP > TP"));
+            } else if (tp % etp != 0) {
+                s.findings().add(Finding.warning(n.etp(), "ETP " + etp + " does not divide TP " + tp + ": legacy checkpoint"
+                        + " folders are named by the dense TP rank only, so expert shards of different ETP ranks would share one"));
+            } else {
+                legacyFolders(s, new LegacyFolders(tp, pp, ep, etp, Math.max(1, l.cp())));
             }
         } else if (ep > 1 || l.etp() > 1) {
             s.findings().add(Finding.error(n.ep(), "EP " + ep + ": " + spec.family().id + " has no experts to distribute"));
@@ -150,6 +158,16 @@ public final class LayoutCheck {
     }
 
     private static final int STAGES_SHOWN = 8;
+
+    /** The mp_rank_* folders a legacy save writes: with ETP < TP not every TP × EP combination. */
+    private static void legacyFolders(Section s, LegacyFolders f) {
+        long count = f.count();
+        List<String> shown = f.folders().limit(STAGES_SHOWN).map(f::name).toList();
+        s.facts().put("legacy folders", String.join(", ", shown) + (count > shown.size() ? ", ... " + (count - shown.size())
+                + " more" : "") + (count < f.gridSize() ? " (" + count + " of the " + f.gridSize() + " TP × EP"
+                + (f.pp() > 1 ? " × PP" : "") + " combinations: Megatron saves from ranks of data-parallel or"
+                + " expert-data-parallel rank 0 only)" : ""));
+    }
 
     private static void facts(Section s, ModelSpec spec, int tp, int pp, int vpp, int ep, int etp) {
         ModelSpec.Text t = spec.text();

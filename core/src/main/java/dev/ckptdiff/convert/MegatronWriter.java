@@ -22,6 +22,7 @@ import dev.ckptdiff.mapping.Rule;
 import dev.ckptdiff.mapping.Split;
 import dev.ckptdiff.mapping.VisionTowers;
 import dev.ckptdiff.megatron.ExpertKeys;
+import dev.ckptdiff.megatron.LegacyFolders;
 import dev.ckptdiff.pickle.PickleWriter;
 import dev.ckptdiff.tensor.DType;
 import dev.ckptdiff.tensor.Tensor;
@@ -104,6 +105,7 @@ public final class MegatronWriter {
                     + " ETP, and ETP must divide TP " + tp + " (legacy folders are named by TP rank)");
         }
         int localExperts = experts.present() ? (int) (experts.count() / ep) : 0;
+        LegacyFolders folders = experts.present() ? new LegacyFolders(tp, pp, ep, etp, 1) : LegacyFolders.dense(tp, pp, ep, 1);
         long mult = l.padVocab() ? 128L * tp : tp;
         Assembled embed = find(view, "embed_tokens.weight");
         long vocabRows = embed.rows();
@@ -177,9 +179,10 @@ public final class MegatronWriter {
             for (int f = 0; f < tp * ep; f++) {
                 int r = f % tp;
                 int e = f / tp;
-                String folder = String.format("mp_rank_%02d", r) + (pp == 1 ? "" : String.format("_%03d", p))
-                        + (ep == 1 ? "" : String.format("_%03d", e));
-                Path dir = iterDir.resolve(folder);
+                if (!folders.written(r, e)) {
+                    continue; // with ETP < TP Megatron writes (and loads) only some TP x EP folders
+                }
+                Path dir = iterDir.resolve(folders.name(new LegacyFolders.Folder(r, p, e)));
                 try {
                     // one level at a time: once a stopped run's temporary folder is removed, nothing may re-create it
                     if (!Files.isDirectory(iterDir)) {

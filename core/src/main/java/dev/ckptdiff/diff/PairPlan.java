@@ -26,7 +26,9 @@ final class PairPlan {
         this.rows = rows;
         this.cols = cols;
         this.hfCols = hfCols;
-        boolean fullRows = cols == pa.srcCols() && cols == pb.srcCols();
+        // One flat run needs the block contiguous in the HF tensor too (its element indices are reported):
+        // two pieces of the same column split (TP shards against their replicas) are not.
+        boolean fullRows = cols == pa.srcCols() && cols == pb.srcCols() && cols == hfCols;
         this.flat = fullRows && pa.srcRowStride() == pa.srcCols() && pb.srcRowStride() == pb.srcCols();
         this.rowRuns = pa.srcRowStride() >= 0 && pb.srcRowStride() >= 0;
     }

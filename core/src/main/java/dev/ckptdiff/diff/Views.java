@@ -6,7 +6,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.TreeMap;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
@@ -137,34 +136,28 @@ public final class Views {
         Assembled embedding = null;
         List<List<Entry>> tiedCopies = new ArrayList<>();
         ExpertLayout experts = m.experts();
+        // The folders that must hold a key: by (stage, -1, TP rank), and a routed expert's by (stage, EP rank, ETP rank).
+        int etpWidth = Math.min(experts.etp(), tp);
+        Map<List<Integer>, List<String>> holders = new java.util.HashMap<>();
+        for (RankShard s : m.shards()) {
+            holders.computeIfAbsent(List.of(s.ppRank(), -1, s.tpRank()), k -> new ArrayList<>()).add(s.folder());
+            holders.computeIfAbsent(List.of(s.ppRank(), s.epRank(), s.tpRank() % etpWidth), k -> new ArrayList<>())
+                    .add(s.folder());
+        }
         List<Map.Entry<Group, List<Entry>>> groups = new ArrayList<>(byKey.entrySet());
         NaturalOrder.sortBy(groups, g -> g.getKey().key(), Comparator.comparingInt(g -> g.getKey().stage()));
         for (Map.Entry<Group, List<Entry>> g : groups) {
             String key = g.getKey().key();
-            // A routed expert's key is split over the ETP ranks of one EP folder; every other key over
-            // the TP ranks and repeated in each EP folder. Further copies are replicas to check.
-            boolean expert = g.getValue().getFirst().match().expert() >= 0;
-            int width = expert ? Math.min(experts.etp(), tp) : tp;
-            TreeMap<Integer, List<Entry>> copies = new TreeMap<>();
-            for (Entry e : g.getValue()) {
-                int copy = expert ? e.shard().tpRank() / width : e.shard().epRank();
-                copies.computeIfAbsent(copy, k -> new ArrayList<>()).add(e);
-            }
-            List<List<Entry>> sets = new ArrayList<>();
-            for (List<Entry> set : copies.values()) {
-                set.sort((a, b) -> Integer.compare(a.shard().tpRank() % width, b.shard().tpRank() % width));
-                for (int r = 0; r < width; r++) {
-                    if (r >= set.size() || set.get(r).shard().tpRank() % width != r) {
-                        throw new BadInputException(m.dir() + ": " + key + " is missing from the shard of "
-                                + (expert ? "expert " : "") + "TP rank " + r + " (found on " + folders(set) + ")");
-                    }
-                }
-                if (set.size() > width) {
-                    throw new BadInputException(m.dir() + ": " + key + " occurs " + set.size() + " times for "
-                            + (expert ? "ETP=" : "TP=") + width + " (in " + folders(set) + ")");
-                }
-                sets.add(set);
-            }
+            // A routed expert's key is split over the ETP ranks of its EP rank's folders (ETP rank = TP rank % ETP);
+            // every other key over the TP ranks, written by every folder of its TP rank. Further copies are replicas.
+            Entry first = g.getValue().getFirst();
+            boolean expert = first.match().expert() >= 0;
+            int width = expert ? etpWidth : tp;
+            int stage = g.getKey().stage();
+            int epRank = expert ? first.shard().epRank() : -1;
+            List<List<Entry>> sets = ShardCopies.of(g.getValue(), e -> e.shard().tpRank() % width, width,
+                    r -> holders.getOrDefault(List.of(stage, epRank, r), List.of()), e -> e.shard().folder(),
+                    m.dir() + ": " + key, expert);
             List<Entry> entries = sets.getFirst();
             Rule rule = entries.getFirst().match().rule();
             List<String> hfNames = entries.getFirst().match().hfNames();
@@ -184,7 +177,7 @@ public final class Views {
                 }
             }
             if (rule.split() == Split.REPLICATED) {
-                List<Entry> all = sets.stream().flatMap(List::stream).toList();
+                List<Entry> all = sets.stream().flatMap(List::stream).distinct().toList();
                 Assembled ref = Assembled.single(hfNames.getFirst(), Piece.whole(all.getFirst().tensor(),
                         sourceOf(all.getFirst(), label)));
                 for (Entry e : all.subList(1, all.size())) {
@@ -197,9 +190,12 @@ public final class Views {
             for (List<Entry> set : sets.subList(1, sets.size())) {
                 List<Assembled> copy = Merge.merge(rule, hfNames, tensorsOf(set), sourcesOf(set, label), dims,
                         m.dir() + ": " + key);
+                // name only the shards this copy holds of its own; the others are copy 0's
+                List<Entry> own = set.stream().filter(e -> !entries.contains(e)).toList();
+                List<Entry> against = entries.stream().filter(e -> !set.contains(e)).toList();
                 for (int i = 0; i < made.size(); i++) {
                     checks.add(new Check(Check.Kind.REPLICA, key, made.get(i), copy.get(i), "the same weights in "
-                            + folders(set) + " must equal " + folders(entries)));
+                            + folders(own) + " must equal " + folders(against)));
                 }
             }
         }

@@ -30,6 +30,7 @@ public record MegatronArgs(Py value, Path source) {
             Map.entry("virtual_pipeline_model_parallel_size", PARALLEL),
             Map.entry("expert_model_parallel_size", PARALLEL),
             Map.entry("expert_tensor_parallel_size", PARALLEL),
+            Map.entry("context_parallel_size", PARALLEL),
             Map.entry("num_layers", new Bounds(0, 100_000)), // 0: saved by tools that number layers by keys only
             Map.entry("hidden_size", DIM),
             Map.entry("ffn_hidden_size", DIM),

@@ -212,8 +212,10 @@ public final class MegatronCheckpoint implements AutoCloseable {
             seen.add(n.folder());
             shards.add(new RankShard(n.folder(), n.a(), ppRank, epRank, files.get(i)));
         }
+        ExpertLayout experts = expertLayout(dir, args, shards, tp, ep);
         if (!single) {
-            requireEveryRank(dir, claimed, seen, statesLayout(args) ? "in args" : "inferred from the folder names");
+            requireWrittenFolders(dir, claimed, writtenFolders(dir, args, claimed, experts), shards, seen,
+                    statesLayout(args) ? "in args" : "inferred from the folder names");
         }
         if (!statesLayout(args)) {
             dev.ckptdiff.io.Warnings.warn(first.path() + ": " + (args.isPresent()
@@ -254,8 +256,7 @@ public final class MegatronCheckpoint implements AutoCloseable {
                 dir.toString());
         String iteration = dir.getFileName() == null ? "?" : dir.getFileName().toString();
         Py version = root.get("checkpoint_version");
-        return new MegatronCheckpoint(dir, iteration, shards, layout, args, version, layers,
-                expertLayout(dir, args, shards, tp, ep));
+        return new MegatronCheckpoint(dir, iteration, shards, layout, args, version, layers, experts);
     }
 
     /** From args where they say, else from the expert keys the shards hold. */
@@ -296,6 +297,19 @@ public final class MegatronCheckpoint implements AutoCloseable {
         return new ExpertLayout((int) declared, ep, etp, local, grouped);
     }
 
+    /** The folders Megatron writes: with routed experts ETP and CP decide which TP x EP folders exist. */
+    private static LegacyFolders writtenFolders(Path dir, MegatronArgs args, ParallelLayout l, ExpertLayout experts) {
+        int cp = (int) args.getLong("context_parallel_size", 1);
+        if (!experts.present()) {
+            return LegacyFolders.dense(l.tp(), l.pp(), l.ep(), cp);
+        }
+        try {
+            return new LegacyFolders(l.tp(), l.pp(), l.ep(), experts.etp(), cp);
+        } catch (BadInputException e) {
+            throw BadInputException.in(dir, "args: " + e.getMessage());
+        }
+    }
+
     /** The layout args state, or, for shards saved without them, the one the folder names imply. */
     private static ParallelLayout claimedLayout(MegatronArgs args, List<RankName> names) {
         if (statesLayout(args)) {
@@ -316,30 +330,25 @@ public final class MegatronCheckpoint implements AutoCloseable {
     }
 
     /**
-     * Every rank folder of the layout must exist. The folder's own count bounds the work: at most
-     * that many names are generated before the missing ones are found, whatever sizes args claim.
+     * Every folder Megatron's legacy save writes for the layout must exist (with ETP < TP not the full TP x EP
+     * grid; a superset such as the full grid is fine). The folder's own count bounds the work: at most that
+     * many names are generated before the missing ones are found, whatever sizes args claim.
      */
-    private static void requireEveryRank(Path dir, ParallelLayout l, TreeSet<String> seen, String from) {
-        long expected = (long) l.tp() * l.pp() * l.ep();
-        List<String> missing = new ArrayList<>();
-        long limit = Math.min(expected, seen.size() + 3L);
-        for (long i = 0; i < limit && missing.size() < 3; i++) {
-            int e = (int) (i % l.ep());
-            int p = (int) (i / l.ep() % l.pp());
-            int t = (int) (i / ((long) l.ep() * l.pp()));
-            String name = "mp_rank_" + String.format("%02d", t) + (l.pp() > 1 ? String.format("_%03d", p) : "")
-                    + (l.ep() > 1 ? String.format("_%03d", e) : "");
-            if (!seen.contains(name)) {
-                missing.add(name);
-            }
-        }
+    private static void requireWrittenFolders(Path dir, ParallelLayout l, LegacyFolders written, List<RankShard> shards,
+                                              TreeSet<String> seen, String from) {
+        long expected = written.count();
+        List<String> missing = written.folders().limit(seen.size() + 3L).map(written::name)
+                .filter(n -> !seen.contains(n)).limit(3).toList();
         if (missing.isEmpty()) {
             return;
         }
-        long absent = Math.max(missing.size(), expected - seen.size());
+        long present = shards.stream().filter(s -> written.written(s.tpRank(), s.epRank())).count();
+        long absent = Math.max(missing.size(), expected - present);
+        String grid = expected < written.gridSize() ? ", ETP=" + written.etp() + ": the " + expected + " of the "
+                + written.gridSize() + " TP x EP folders Megatron writes" : "";
         throw BadInputException.in(dir, "missing shard folder" + (absent > 1 ? "s " : " ") + String.join(", ", missing)
-                + (absent > missing.size() ? " and " + (absent - missing.size()) + " more" : "") + " for the layout " + from + " ("
-                + l.describe() + "): the folder holds " + seen.size() + " of " + expected);
+                + (absent > missing.size() ? " and " + (absent - missing.size()) + " more" : "") + " for the layout " + from
+                + " (" + l.describe() + grid + "): the folder holds " + present + " of " + expected);
     }
 
     private static final String LAYERS = "decoder.layers.";
