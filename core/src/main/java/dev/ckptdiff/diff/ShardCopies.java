@@ -38,8 +38,18 @@ final class ShardCopies {
         int copies = 0;
         for (int r = 0; r < width; r++) {
             List<E> held = byRank.get(r);
-            List<String> found = held.stream().map(folderOf).toList();
-            List<String> lacking = holders.apply(r).stream().filter(f -> !found.contains(f)).toList();
+            // Loops, not streams: this runs for every key, tens of thousands in a large MoE.
+            List<String> lacking = List.of();
+            for (String must : holders.apply(r)) {
+                boolean found = false;
+                for (E e : held) {
+                    found |= folderOf.apply(e).equals(must);
+                }
+                if (!found) {
+                    lacking = lacking.isEmpty() ? new ArrayList<>() : lacking;
+                    lacking.add(must);
+                }
+            }
             if (held.isEmpty() || !lacking.isEmpty()) {
                 List<String> all = entries.stream().map(folderOf).toList();
                 throw new BadInputException(where + " is missing from " + (lacking.isEmpty() ? "the shard of"

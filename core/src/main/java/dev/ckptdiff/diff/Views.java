@@ -138,10 +138,12 @@ public final class Views {
         ExpertLayout experts = m.experts();
         // The folders that must hold a key: by (stage, -1, TP rank), and a routed expert's by (stage, EP rank, ETP rank).
         int etpWidth = Math.min(experts.etp(), tp);
-        Map<List<Integer>, List<String>> holders = new java.util.HashMap<>();
+        record Holder(int stage, int epRank, int rank) {
+        }
+        Map<Holder, List<String>> holders = new java.util.HashMap<>();
         for (RankShard s : m.shards()) {
-            holders.computeIfAbsent(List.of(s.ppRank(), -1, s.tpRank()), k -> new ArrayList<>()).add(s.folder());
-            holders.computeIfAbsent(List.of(s.ppRank(), s.epRank(), s.tpRank() % etpWidth), k -> new ArrayList<>())
+            holders.computeIfAbsent(new Holder(s.ppRank(), -1, s.tpRank()), k -> new ArrayList<>()).add(s.folder());
+            holders.computeIfAbsent(new Holder(s.ppRank(), s.epRank(), s.tpRank() % etpWidth), k -> new ArrayList<>())
                     .add(s.folder());
         }
         List<Map.Entry<Group, List<Entry>>> groups = new ArrayList<>(byKey.entrySet());
@@ -156,7 +158,7 @@ public final class Views {
             int stage = g.getKey().stage();
             int epRank = expert ? first.shard().epRank() : -1;
             List<List<Entry>> sets = ShardCopies.of(g.getValue(), e -> e.shard().tpRank() % width, width,
-                    r -> holders.getOrDefault(List.of(stage, epRank, r), List.of()), e -> e.shard().folder(),
+                    r -> holders.getOrDefault(new Holder(stage, epRank, r), List.of()), e -> e.shard().folder(),
                     m.dir() + ": " + key, expert);
             List<Entry> entries = sets.getFirst();
             Rule rule = entries.getFirst().match().rule();
