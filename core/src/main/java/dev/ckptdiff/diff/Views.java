@@ -222,7 +222,14 @@ public final class Views {
     }
 
     private static List<Tensor> tensorsOf(List<Entry> entries) {
-        return entries.stream().map(Entry::tensor).toList();
+        if (entries.size() == 1) { // most keys of a large MoE: one expert on one rank
+            return List.of(entries.getFirst().tensor());
+        }
+        List<Tensor> out = new ArrayList<>(entries.size());
+        for (Entry e : entries) {
+            out.add(e.tensor());
+        }
+        return out;
     }
 
     private static Source sourceOf(Entry e, String label) {
@@ -230,7 +237,11 @@ public final class Views {
     }
 
     private static List<Source> sourcesOf(List<Entry> entries, String label) {
-        return entries.stream().map(e -> sourceOf(e, label)).toList();
+        List<Source> out = new ArrayList<>(entries.size());
+        for (Entry e : entries) {
+            out.add(sourceOf(e, label));
+        }
+        return out;
     }
 
     private static String folders(List<Entry> entries) {

@@ -18,8 +18,9 @@ public record Architecture(String name, List<String> hfArchitectures, List<Strin
 
     /** A (global) Megatron key's rule, layer and expert, if any rule matches it. */
     public Optional<Match> match(String megatronKey) {
-        for (Rule r : index.candidates(megatronKey)) {
-            Rule.Indices at = r.match(megatronKey);
+        for (RuleIndex.Pattern p : index.candidates(megatronKey)) {
+            Rule r = p.rule();
+            Rule.Indices at = p.match(megatronKey);
             if (at != null) {
                 return Optional.of(new Match(r, at.layer(), at.expert(), r.hfNames(at)));
             }

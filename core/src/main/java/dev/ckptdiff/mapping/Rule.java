@@ -11,7 +11,7 @@ import java.util.List;
 public record Rule(String megatron, Split split, List<String> hf) {
     static final String LAYER = "{L}";
     static final String EXPERT = "{E}";
-    private static final int MAX_DIGITS = 6;
+    static final int MAX_DIGITS = 6;
 
     public Rule {
         int expected = switch (split) {

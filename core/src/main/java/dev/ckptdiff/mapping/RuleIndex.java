@@ -9,54 +9,108 @@ import java.util.Map;
  * A table's rules by skeleton: the pattern with every number (and every {@code {L}} / {@code {E}})
  * written as {@code #}. A key can only match a rule of its own skeleton, so a key costs one pass
  * and one hash look-up instead of a try against every rule (a large MoE has tens of thousands of
- * keys a side and a table some thirty rules).
+ * keys a side and a table some thirty rules). Each candidate is then matched as its literal parts
+ * and numbers, which is what {@link Rule#match} does character by character.
  */
 final class RuleIndex {
-    private final Map<String, List<Rule>> bySkeleton = new HashMap<>();
+    private final Map<String, List<Pattern>> bySkeleton = new HashMap<>();
 
-    RuleIndex(List<Rule> rules) {
-        for (Rule r : rules) {
+    /** A rule's pattern cut at its placeholders: literals[i] comes before the i-th placeholder. */
+    record Pattern(Rule rule, String[] literals, boolean[] layer) {
+        static Pattern of(Rule r) {
             String p = r.megatron();
-            int at = p.indexOf('{');
-            while (at >= 0) {
-                boolean placeholder = p.startsWith(Rule.LAYER, at) || p.startsWith(Rule.EXPERT, at);
+            List<String> literals = new ArrayList<>();
+            List<Boolean> layer = new ArrayList<>();
+            int from = 0;
+            for (int at = p.indexOf('{'); at >= 0; at = p.indexOf('{', at + 1)) {
+                boolean isLayer = p.startsWith(Rule.LAYER, at);
+                if (!isLayer && !p.startsWith(Rule.EXPERT, at)) {
+                    continue;
+                }
                 // A number next to a placeholder would merge with it in the skeleton (and in Rule.match).
-                if (placeholder && ((at > 0 && Character.isDigit(p.charAt(at - 1)))
-                        || (at + 3 < p.length() && Character.isDigit(p.charAt(at + 3))))) {
+                if ((at > 0 && Character.isDigit(p.charAt(at - 1)))
+                        || (at + 3 < p.length() && Character.isDigit(p.charAt(at + 3)))) {
                     throw new IllegalArgumentException(p + ": a number touches a placeholder");
                 }
-                at = p.indexOf('{', at + 1);
+                literals.add(p.substring(from, at));
+                layer.add(isLayer);
+                from = at + 3;
+                at += 2;
             }
-            String skeleton = skeleton(p.replace(Rule.LAYER, "0").replace(Rule.EXPERT, "0"));
-            bySkeleton.computeIfAbsent(skeleton, k -> new ArrayList<>()).add(r);
+            literals.add(p.substring(from));
+            boolean[] l = new boolean[layer.size()];
+            for (int i = 0; i < l.length; i++) {
+                l[i] = layer.get(i);
+            }
+            return new Pattern(r, literals.toArray(String[]::new), l);
+        }
+
+        /** As {@link Rule#match}: numbers of 1 to 6 digits where the placeholders stand, the rest literally. */
+        Rule.Indices match(String key) {
+            int layerNumber = 0;
+            int expert = -1;
+            int k = 0;
+            for (int i = 0; ; i++) {
+                String lit = literals[i];
+                if (!key.startsWith(lit, k)) {
+                    return null;
+                }
+                k += lit.length();
+                if (i == layer.length) {
+                    return k == key.length() ? new Rule.Indices(layerNumber, expert) : null;
+                }
+                int n = 0;
+                int digits = 0;
+                while (k < key.length() && digits < Rule.MAX_DIGITS && Character.isDigit(key.charAt(k))) {
+                    n = n * 10 + (key.charAt(k++) - '0');
+                    digits++;
+                }
+                if (digits == 0) {
+                    return null;
+                }
+                if (layer[i]) {
+                    layerNumber = n;
+                } else {
+                    expert = n;
+                }
+            }
         }
     }
 
-    /** The rules that may match {@code key}, in table order (those of other skeletons cannot). */
-    List<Rule> candidates(String key) {
+    RuleIndex(List<Rule> rules) {
+        for (Rule r : rules) {
+            Pattern p = Pattern.of(r);
+            String skeleton = skeleton(r.megatron().replace(Rule.LAYER, "0").replace(Rule.EXPERT, "0"));
+            bySkeleton.computeIfAbsent(skeleton, k -> new ArrayList<>()).add(p);
+        }
+    }
+
+    /** The patterns that may match {@code key}, in table order (those of other skeletons cannot). */
+    List<Pattern> candidates(String key) {
         return bySkeleton.getOrDefault(skeleton(key), List.of());
     }
 
     /** Every run of digits (as {@link Rule#match} reads digits) replaced by one {@code #}. */
     static String skeleton(String s) {
         StringBuilder b = null;
+        int copied = 0;
         int i = 0;
-        while (i < s.length()) {
-            if (!Character.isDigit(s.charAt(i))) {
-                if (b != null) {
-                    b.append(s.charAt(i));
-                }
+        int n = s.length();
+        while (i < n) {
+            char c = s.charAt(i);
+            if (c < '0' || (c > '9' && (c < 0x80 || !Character.isDigit(c)))) {
                 i++;
                 continue;
             }
             if (b == null) {
-                b = new StringBuilder(s.length()).append(s, 0, i);
+                b = new StringBuilder(n);
             }
-            b.append('#');
-            while (i < s.length() && Character.isDigit(s.charAt(i))) {
+            b.append(s, copied, i).append('#');
+            while (i < n && Character.isDigit(s.charAt(i))) {
                 i++;
             }
+            copied = i;
         }
-        return b == null ? s : b.toString();
+        return b == null ? s : b.append(s, copied, n).toString();
     }
 }
