@@ -10,9 +10,9 @@ import java.util.Map;
 import java.util.stream.Stream;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 
 import dev.ckptdiff.io.BadInputException;
+import dev.ckptdiff.io.JsonFiles;
 import dev.ckptdiff.io.Warnings;
 import dev.ckptdiff.safetensors.SafetensorsFile;
 import dev.ckptdiff.tensor.Tensor;
@@ -24,7 +24,6 @@ import dev.ckptdiff.tensor.Tensor;
 public final class HfCheckpoint implements AutoCloseable {
     public static final String INDEX = "model.safetensors.index.json";
     public static final String SINGLE = "model.safetensors";
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Path dir;
     private final JsonNode config;
@@ -65,10 +64,10 @@ public final class HfCheckpoint implements AutoCloseable {
     public static HfCheckpoint open(Path path) {
         if (!Files.isDirectory(path)) {
             SafetensorsFile f = SafetensorsFile.open(path);
-            return new HfCheckpoint(path.getParent(), JSON.createObjectNode(), List.of(f), f.tensors());
+            return new HfCheckpoint(path.getParent(), JsonFiles.emptyObject(), List.of(f), f.tensors());
         }
         Path cfgPath = path.resolve("config.json");
-        JsonNode config = present(cfgPath) ? readConfig(cfgPath) : JSON.createObjectNode();
+        JsonNode config = present(cfgPath) ? readConfig(cfgPath) : JsonFiles.emptyObject();
         List<SafetensorsFile> files = new ArrayList<>();
         try {
             Map<String, Tensor> tensors = new LinkedHashMap<>();

@@ -4,12 +4,15 @@ import java.io.IOException;
 import java.nio.file.Path;
 
 import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 
 /**
  * JSON side files (config.json and the like), read whole under a size cap. Every parse problem,
@@ -20,9 +23,11 @@ public final class JsonFiles {
     /** config.json files of real models are a few KiB; the largest (label maps, multimodal) stay well under 1 MiB. */
     public static final long MAX_CONFIG = 16L << 20;
 
-    // Python's json module keeps the last of repeated keys; ObjectMapper's tree does the same.
-    private static final ObjectMapper JSON = JsonMapper.builder()
+    // A parser and a tree built from its tokens, without an ObjectMapper: its class set-up (date formats, locale
+    // providers) costs every run some 30 ms before the first tensor is read.
+    private static final JsonFactory JSON = JsonFactory.builder()
             .enable(StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION).build();
+    private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
 
     private JsonFiles() {
     }
@@ -31,8 +36,8 @@ public final class JsonFiles {
         byte[] bytes = SideFile.read(file, cap, what);
         try (JsonParser p = JSON.createParser(bytes)) {
             try {
-                JsonNode n = JSON.readTree(p);
-                if (n == null || n.isMissingNode()) {
+                JsonNode n = p.nextToken() == null ? null : tree(p);
+                if (n == null) {
                     throw BadInputException.in(file, "is empty, expected a JSON " + what);
                 }
                 if (p.nextToken() != null) {
@@ -45,6 +50,48 @@ public final class JsonFiles {
         } catch (IOException e) {
             throw BadInputException.io(file, "be read", e);
         }
+    }
+
+    /** An empty JSON object. */
+    public static ObjectNode emptyObject() {
+        return NODES.objectNode();
+    }
+
+    /**
+     * The value at the parser's current token, as ObjectMapper's readTree builds it: Python's json module keeps the
+     * last of repeated keys (in the first one's place), integers take the smallest node that holds them, other
+     * numbers are doubles. Nesting is bounded by the parser's own depth limit.
+     */
+    static JsonNode tree(JsonParser p) throws IOException {
+        JsonToken t = p.currentToken();
+        return switch (t) {
+            case START_OBJECT -> {
+                ObjectNode o = NODES.objectNode();
+                for (String name = p.nextFieldName(); name != null; name = p.nextFieldName()) {
+                    p.nextToken();
+                    o.set(name, tree(p));
+                }
+                yield o;
+            }
+            case START_ARRAY -> {
+                ArrayNode a = NODES.arrayNode();
+                while (p.nextToken() != JsonToken.END_ARRAY) {
+                    a.add(tree(p));
+                }
+                yield a;
+            }
+            case VALUE_STRING -> NODES.textNode(p.getText());
+            case VALUE_NUMBER_INT -> switch (p.getNumberType()) {
+                case INT -> NODES.numberNode(p.getIntValue());
+                case LONG -> NODES.numberNode(p.getLongValue());
+                default -> NODES.numberNode(p.getBigIntegerValue());
+            };
+            case VALUE_NUMBER_FLOAT -> NODES.numberNode(p.getDoubleValue());
+            case VALUE_TRUE -> NODES.booleanNode(true);
+            case VALUE_FALSE -> NODES.booleanNode(false);
+            case VALUE_NULL -> NODES.nullNode();
+            default -> throw new IllegalStateException("unexpected JSON token " + t);
+        };
     }
 
     /**
