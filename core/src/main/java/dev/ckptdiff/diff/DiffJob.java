@@ -190,8 +190,7 @@ public final class DiffJob {
     /** Compares a prepared pair and closes it. */
     public static Comparison compare(Prepared p, Differ differ, LongConsumer totalBytes) {
         try (p) {
-            totalBytes.accept(Differ.bytesToRead(p.a(), p.b()));
-            Differ.Outcome outcome = differ.compare(p.a(), p.b());
+            Differ.Outcome outcome = differ.compare(p.a(), p.b(), totalBytes);
             p.timings().mark("compare");
             return new Comparison(p.pair().a().label(), p.pair().a().path(), p.pair().b().label(), p.pair().b().path(),
                     p.architecture(), outcome, p.notes(), problems(p), p.timings());

@@ -49,22 +49,12 @@ public final class Differ {
     public record Outcome(List<TensorResult> tensors, List<TensorResult> checks, long bytesCompared) {
     }
 
-    /** The total bytes both sides will read, for progress reporting. */
-    public static long bytesToRead(ModelView a, ModelView b) {
-        long n = 0;
-        for (Map.Entry<String, Assembled> e : a.tensors().entrySet()) {
-            if (b.tensors().containsKey(e.getKey())) {
-                n += bytes(e.getValue()) + bytes(b.tensors().get(e.getKey()));
-            }
-        }
-        return n;
-    }
-
-    private static long bytes(Assembled x) {
-        return Shapes.numel(x.shape()) * x.dtype().size();
-    }
-
     public Outcome compare(ModelView a, ModelView b) {
+        return compare(a, b, total -> { });
+    }
+
+    /** Compares two views; {@code totalBytes} hears, before the first byte is read, how many will be. */
+    public Outcome compare(ModelView a, ModelView b, LongConsumer totalBytes) {
         Set<String> names = new LinkedHashSet<>(a.tensors().keySet());
         names.addAll(b.tensors().keySet());
         List<TensorResult> results = new ArrayList<>();
@@ -101,18 +91,22 @@ public final class Differ {
         }
         List<Job> all = new ArrayList<>(jobs);
         all.addAll(checkJobs);
-        List<List<Stats>> pairStats = execute(all, true);
+        List<List<Stats>> pairStats = execute(all, true, totalBytes);
         // A tensor that differs somewhere needs the norms the byte screen skipped: run it again, fully.
         List<Integer> redo = new ArrayList<>();
         for (int i = 0; i < all.size(); i++) {
-            Stats t = new Stats();
-            pairStats.get(i).forEach(t::add);
-            if (t.normsSkipped > 0 && !t.allEqual()) {
+            boolean skipped = false;
+            boolean allEqual = true;
+            for (Stats t : pairStats.get(i)) {
+                skipped |= t.normsSkipped > 0;
+                allEqual &= t.allEqual();
+            }
+            if (skipped && !allEqual) {
                 redo.add(i);
             }
         }
         if (!redo.isEmpty()) {
-            List<List<Stats>> again = execute(redo.stream().map(all::get).toList(), false);
+            List<List<Stats>> again = execute(redo.stream().map(all::get).toList(), false, total -> { });
             for (int k = 0; k < redo.size(); k++) {
                 pairStats.set(redo.get(k), again.get(k));
             }
@@ -191,7 +185,7 @@ public final class Differ {
     }
 
     /** Runs every pair of every job; returns per job, per pair, the merged stats. */
-    private List<List<Stats>> execute(List<Job> jobs, boolean screen) {
+    private List<List<Stats>> execute(List<Job> jobs, boolean screen, LongConsumer totalBytes) {
         List<Task> tasks = new ArrayList<>();
         for (int j = 0; j < jobs.size(); j++) {
             List<PairPlan> pairs = jobs.get(j).pairs();
@@ -205,6 +199,11 @@ public final class Differ {
                 }
             }
         }
+        long total = 0;
+        for (Task t : tasks) {
+            total += t.bytes();
+        }
+        totalBytes.accept(total);
         Stats[] out = new Stats[tasks.size()];
         AtomicInteger next = new AtomicInteger();
         AtomicReference<RuntimeException> failure = new AtomicReference<>();
@@ -246,23 +245,33 @@ public final class Differ {
         if (failure.get() != null) {
             throw failure.get();
         }
-        List<List<Stats>> merged = new ArrayList<>();
-        for (Job j : jobs) {
-            List<Stats> l = new ArrayList<>();
-            for (int p = 0; p < j.pairs().size(); p++) {
-                l.add(new Stats());
+        // Tasks were made in job and pair order: walk them once; a pair of one task keeps that task's stats.
+        List<List<Stats>> merged = new ArrayList<>(jobs.size());
+        int i = 0;
+        for (int j = 0; j < jobs.size(); j++) {
+            int pairs = jobs.get(j).pairs().size();
+            List<Stats> l = new ArrayList<>(pairs);
+            for (int p = 0; p < pairs; p++) {
+                int first = i;
+                while (i < tasks.size() && tasks.get(i).job() == j && tasks.get(i).pair() == p) {
+                    i++;
+                }
+                Stats s = i - first == 1 ? out[first] : new Stats();
+                for (int k = first; i - first > 1 && k < i; k++) {
+                    s.add(out[k]);
+                }
+                l.add(s);
             }
             merged.add(l);
-        }
-        for (int i = 0; i < tasks.size(); i++) {
-            merged.get(tasks.get(i).job()).get(tasks.get(i).pair()).add(out[i]);
         }
         return merged;
     }
 
     private TensorResult finish(Job j, List<Stats> pairs) {
-        Stats total = new Stats();
-        pairs.forEach(total::add);
+        Stats total = pairs.size() == 1 ? pairs.getFirst() : new Stats();
+        for (int p = 0; pairs.size() > 1 && p < pairs.size(); p++) {
+            total.add(pairs.get(p));
+        }
         List<TensorResult.Where> where = new ArrayList<>();
         for (int p = 0; p < pairs.size(); p++) {
             Stats s = pairs.get(p);
@@ -301,6 +310,13 @@ public final class Differ {
      * piece that matches crosswise was swapped, and the note says where.
      */
     private void crossCheckSwaps(ModelView a, ModelView b, List<TensorResult> results) {
+        boolean anyDifferent = false;
+        for (TensorResult r : results) {
+            anyDifferent |= r.verdict() == Verdict.DIFFERENT;
+        }
+        if (!anyDifferent) { // the common case: nothing to cross-check, no index of every name to build
+            return;
+        }
         Map<String, Integer> index = new java.util.HashMap<>();
         for (int i = 0; i < results.size(); i++) {
             index.put(results.get(i).name(), i);
@@ -348,7 +364,7 @@ public final class Differ {
             return null;
         }
         Job j = plan(xName, "cross", x, y);
-        List<Stats> pairs = execute(List.of(j), false).getFirst();
+        List<Stats> pairs = execute(List.of(j), false, total -> { }).getFirst();
         List<String> swapped = new ArrayList<>();
         boolean any = false;
         for (int p = 0; p < pairs.size(); p++) {
