@@ -9,7 +9,6 @@ import java.util.Arrays;
 import java.util.List;
 
 import dev.ckptdiff.io.BadInputException;
-import dev.ckptdiff.io.MappedFile;
 
 /**
  * A pickle interpreter that builds {@link Py} values instead of objects: protocols 0 to 5, every
@@ -31,6 +30,11 @@ public final class Unpickler {
     private final Reducer reducer;
     private final PickleLimits limits;
     private long pos;
+    /** Bytes of the pickle copied for reading: {@code window[i]} is byte {@code windowStart + i}. */
+    private static final int WINDOW = 1 << 16;
+    private final byte[] window = new byte[WINDOW];
+    private long windowStart;
+    private int windowLength;
 
     private final ArrayList<Py> stack = new ArrayList<>();
     private int[] marks = new int[16];
@@ -86,12 +90,12 @@ public final class Unpickler {
                 case 'N' -> push(at, Py.None.INSTANCE);
                 case 0x88 -> push(at, new Py.Bool(true));
                 case 0x89 -> push(at, new Py.Bool(false));
-                case 'J' -> push(at, new Py.Int(data.get(MappedFile.INT_LE, take(at, 4))));
+                case 'J' -> push(at, new Py.Int((int) le(take(at, 4), 4)));
                 case 'K' -> push(at, new Py.Int(u8()));
-                case 'M' -> push(at, new Py.Int(Short.toUnsignedInt(data.get(MappedFile.SHORT_LE, take(at, 2)))));
+                case 'M' -> push(at, new Py.Int(le(take(at, 2), 2)));
                 case 0x8a -> push(at, longFromBytes(at, u8()));
                 case 0x8b -> {
-                    long n = data.get(MappedFile.INT_LE, take(at, 4));
+                    long n = (int) le(take(at, 4), 4);
                     int len = checkLength(at, n);
                     push(at, len > MAX_INT_BYTES ? hugeInt(at, len) : longFromBytes(at, len));
                 }
@@ -103,19 +107,18 @@ public final class Unpickler {
                 case 'F' -> {
                     String s = line(at);
                     try {
-                        push(at, new Py.Float(Double.parseDouble(s)));
+                        push(at, new Py.Float(pythonFloat(s)));
                     } catch (NumberFormatException e) {
                         throw error(at, "FLOAT '" + shorten(s) + "' is not a number");
                     }
                 }
-                case 'G' -> push(at, new Py.Float(Double.longBitsToDouble(
-                        data.get(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN), take(at, 8)))));
+                case 'G' -> push(at, new Py.Float(Double.longBitsToDouble(Long.reverseBytes(le(take(at, 8), 8)))));
                 case 'X' -> push(at, new Py.Str(utf8(at, checkLength(at, u32()))));
                 case 0x8c -> push(at, new Py.Str(utf8(at, u8())));
                 case 0x8d -> push(at, new Py.Str(utf8(at, checkLength(at, i64()))));
-                case 'V' -> push(at, new Py.Str(rawUnicodeEscape(line(at))));
+                case 'V' -> push(at, new Py.Str(rawUnicodeEscape(at, line(at))));
                 case 'S' -> push(at, new Py.Bytes(pythonStringLiteral(at, line(at))));
-                case 'T' -> push(at, new Py.Bytes(bytes(at, checkLength(at, data.get(MappedFile.INT_LE, take(at, 4))))));
+                case 'T' -> push(at, new Py.Bytes(bytes(at, checkLength(at, (int) le(take(at, 4), 4)))));
                 case 'U' -> push(at, new Py.Bytes(bytes(at, u8())));
                 case 'B' -> push(at, new Py.Bytes(bytes(at, checkLength(at, u32()))));
                 case 'C' -> push(at, new Py.Bytes(bytes(at, u8())));
@@ -249,15 +252,40 @@ public final class Unpickler {
         if (pos >= data.byteSize()) {
             throw error(pos, "pickle ends inside an opcode (truncated?)");
         }
-        return Byte.toUnsignedInt(data.get(ValueLayout.JAVA_BYTE, pos++));
+        return byteAt(pos++);
     }
 
     private long u32() {
-        return Integer.toUnsignedLong(data.get(MappedFile.INT_LE, take(pos, 4)));
+        return le(take(pos, 4), 4);
     }
 
     private long i64() {
-        return data.get(MappedFile.LONG_LE, take(pos, 8));
+        return le(take(pos, 8), 8);
+    }
+
+    /**
+     * The byte at {@code p} (which the caller has checked lies in the pickle), read through a window copied from
+     * the mapping: the interpreter's many small reads then cost an array access, not a segment access each, which
+     * matters while the JIT has yet to compile them (tens of thousands of tensors in a large MoE shard).
+     */
+    private int byteAt(long p) {
+        long i = p - windowStart;
+        if (i < 0 || i >= windowLength) {
+            windowStart = p;
+            windowLength = (int) Math.min(WINDOW, data.byteSize() - p);
+            MemorySegment.copy(data, ValueLayout.JAVA_BYTE, p, window, 0, windowLength);
+            i = 0;
+        }
+        return window[(int) i] & 0xff;
+    }
+
+    /** The {@code n} (at most 8) bytes at {@code p} as an unsigned little-endian number (all 64 bits for 8). */
+    private long le(long p, int n) {
+        long v = 0;
+        for (int i = n - 1; i >= 0; i--) {
+            v = (v << 8) | byteAt(p + i);
+        }
+        return v;
     }
 
     /** Reserves {@code n} operand bytes and returns where they start. */
@@ -284,7 +312,16 @@ public final class Unpickler {
     }
 
     private byte[] bytes(long at, int n) {
-        return data.asSlice(take(at, n), n).toArray(ValueLayout.JAVA_BYTE);
+        long p = take(at, n);
+        if (n <= WINDOW) {
+            byteAt(p);
+            if (p + n > windowStart + windowLength) { // straddles the window's end: start a window here
+                windowLength = 0;
+                byteAt(p);
+            }
+            return Arrays.copyOfRange(window, (int) (p - windowStart), (int) (p - windowStart) + n);
+        }
+        return data.asSlice(p, n).toArray(ValueLayout.JAVA_BYTE);
     }
 
     private String utf8(long at, int n) {
@@ -295,7 +332,7 @@ public final class Unpickler {
         long start = pos;
         long limit = Math.min(data.byteSize(), start + 1_000_000);
         for (long p = start; p < limit; p++) {
-            if (data.get(ValueLayout.JAVA_BYTE, p) == '\n') {
+            if (byteAt(p) == '\n') {
                 byte[] b = data.asSlice(start, p - start).toArray(ValueLayout.JAVA_BYTE);
                 pos = p + 1;
                 return new String(b, StandardCharsets.ISO_8859_1);
@@ -305,10 +342,11 @@ public final class Unpickler {
     }
 
     private Py longFromBytes(long at, int n) {
-        byte[] le = bytes(at, n);
-        if (n == 0) {
-            return new Py.Int(0);
+        if (n <= 8) { // two's complement in a long, as CPython's decode_long reads it
+            long v = n == 0 ? 0 : le(take(at, n), n);
+            return new Py.Int(n == 0 || n == 8 ? v : (v << (64 - 8 * n)) >> (64 - 8 * n));
         }
+        byte[] le = bytes(at, n);
         byte[] be = new byte[n];
         for (int i = 0; i < n; i++) {
             be[i] = le[n - 1 - i];
@@ -320,9 +358,35 @@ public final class Unpickler {
     /** An over-long LONG4: its bytes are skipped, only its size is kept. */
     private Py hugeInt(long at, int n) {
         long start = take(at, n);
-        int top = data.get(ValueLayout.JAVA_BYTE, start + n - 1);
+        int top = (byte) byteAt(start + n - 1);
         int topBits = 32 - Integer.numberOfLeadingZeros(top < 0 ? ~top & 0xff : top);
         return new Py.HugeInt(8L * (n - 1) + topBits);
+    }
+
+    /** A decimal float as Python's {@code float(text)} writes and reads it (no hex, no Java suffixes). */
+    private static final java.util.regex.Pattern DECIMAL = java.util.regex.Pattern.compile(
+            "[+-]?(?:\\d(?:_?\\d)*(?:\\.(?:\\d(?:_?\\d)*)?)?|\\.\\d(?:_?\\d)*)(?:[eE][+-]?\\d(?:_?\\d)*)?");
+
+    /**
+     * FLOAT's text as {@code float()} reads it: protocol 0 writes {@code repr(x)}, so infinities and NaN come as
+     * {@code inf}, {@code -inf} and {@code nan}, which Java's parser refuses, while it takes forms Python refuses
+     * ({@code 0x1p3}, {@code 1.5d}).
+     */
+    static double pythonFloat(String text) {
+        String s = text.strip();
+        String lower = s.toLowerCase(java.util.Locale.ROOT);
+        boolean negative = lower.startsWith("-");
+        String body = negative || lower.startsWith("+") ? lower.substring(1) : lower;
+        if (body.equals("inf") || body.equals("infinity")) {
+            return negative ? Double.NEGATIVE_INFINITY : Double.POSITIVE_INFINITY;
+        }
+        if (body.equals("nan")) {
+            return Double.NaN;
+        }
+        if (!DECIMAL.matcher(s).matches()) {
+            throw new NumberFormatException(text);
+        }
+        return Double.parseDouble(s.replace("_", ""));
     }
 
     /** INT and LONG text, as {@code int(text, 0)} reads it, with CPython's limit on decimal digits. */
@@ -370,16 +434,41 @@ public final class Unpickler {
         }
     }
 
-    private static String rawUnicodeEscape(String s) {
-        StringBuilder sb = new StringBuilder();
-        for (int i = 0; i < s.length(); i++) {
+    /**
+     * UNICODE's operand as Python's raw-unicode-escape codec decodes it: {@code \\uXXXX} and {@code \\UXXXXXXXX}
+     * (protocol 0 writes characters beyond Latin-1 so) only after an odd number of backslashes; a short or
+     * out-of-range escape fails the load, as it does in Python.
+     */
+    private String rawUnicodeEscape(long at, String s) {
+        StringBuilder sb = new StringBuilder(s.length());
+        int i = 0;
+        while (i < s.length()) {
             char c = s.charAt(i);
-            if (c == '\\' && i + 6 <= s.length() && s.charAt(i + 1) == 'u' && isHex(s, i + 2, 4)) {
-                sb.append((char) Integer.parseInt(s.substring(i + 2, i + 6), 16));
-                i += 5;
-            } else {
+            if (c != '\\') {
                 sb.append(c);
+                i++;
+                continue;
             }
+            int start = i;
+            while (i < s.length() && s.charAt(i) == '\\') {
+                sb.append('\\');
+                i++;
+            }
+            if (((i - start) & 1) == 0 || i >= s.length() || (s.charAt(i) != 'u' && s.charAt(i) != 'U')) {
+                continue;
+            }
+            sb.setLength(sb.length() - 1);
+            int n = s.charAt(i) == 'u' ? 4 : 8;
+            i++;
+            if (i + n > s.length() || !isHex(s, i, n)) {
+                throw error(at, "UNICODE operand has a truncated \\" + (n == 4 ? "uXXXX" : "UXXXXXXXX") + " escape");
+            }
+            long cp = Long.parseLong(s, i, i + n, 16);
+            if (cp > Character.MAX_CODE_POINT) {
+                throw error(at, "UNICODE operand escapes code point " + Long.toHexString(cp) + ", beyond U+10FFFF");
+            }
+            sb.appendCodePoint((int) cp);
+            i += n;
         }
         return sb.toString();
     }
