@@ -9,6 +9,7 @@ import java.util.Arrays;
 import java.util.List;
 
 import dev.ckptdiff.io.BadInputException;
+import dev.ckptdiff.io.ByteWindow;
 
 /**
  * A pickle interpreter that builds {@link Py} values instead of objects: protocols 0 to 5, every
@@ -30,11 +31,8 @@ public final class Unpickler {
     private final Reducer reducer;
     private final PickleLimits limits;
     private long pos;
-    /** Bytes of the pickle copied for reading: {@code window[i]} is byte {@code windowStart + i}. */
-    private static final int WINDOW = 1 << 16;
-    private final byte[] window = new byte[WINDOW];
-    private long windowStart;
-    private int windowLength;
+    /** The pickle read through an array window: tens of thousands of small operands, read while the JIT is cold. */
+    private final ByteWindow in;
 
     private final ArrayList<Py> stack = new ArrayList<>();
     private int[] marks = new int[16];
@@ -44,6 +42,7 @@ public final class Unpickler {
 
     private Unpickler(MemorySegment data, String source, Reducer reducer, PickleLimits limits) {
         this.data = data;
+        this.in = new ByteWindow(data);
         this.source = source;
         this.reducer = reducer;
         this.limits = limits;
@@ -263,29 +262,12 @@ public final class Unpickler {
         return le(take(pos, 8), 8);
     }
 
-    /**
-     * The byte at {@code p} (which the caller has checked lies in the pickle), read through a window copied from
-     * the mapping: the interpreter's many small reads then cost an array access, not a segment access each, which
-     * matters while the JIT has yet to compile them (tens of thousands of tensors in a large MoE shard).
-     */
     private int byteAt(long p) {
-        long i = p - windowStart;
-        if (i < 0 || i >= windowLength) {
-            windowStart = p;
-            windowLength = (int) Math.min(WINDOW, data.byteSize() - p);
-            MemorySegment.copy(data, ValueLayout.JAVA_BYTE, p, window, 0, windowLength);
-            i = 0;
-        }
-        return window[(int) i] & 0xff;
+        return in.u8(p);
     }
 
-    /** The {@code n} (at most 8) bytes at {@code p} as an unsigned little-endian number (all 64 bits for 8). */
     private long le(long p, int n) {
-        long v = 0;
-        for (int i = n - 1; i >= 0; i--) {
-            v = (v << 8) | byteAt(p + i);
-        }
-        return v;
+        return in.le(p, n);
     }
 
     /** Reserves {@code n} operand bytes and returns where they start. */
@@ -312,16 +294,7 @@ public final class Unpickler {
     }
 
     private byte[] bytes(long at, int n) {
-        long p = take(at, n);
-        if (n <= WINDOW) {
-            byteAt(p);
-            if (p + n > windowStart + windowLength) { // straddles the window's end: start a window here
-                windowLength = 0;
-                byteAt(p);
-            }
-            return Arrays.copyOfRange(window, (int) (p - windowStart), (int) (p - windowStart) + n);
-        }
-        return data.asSlice(p, n).toArray(ValueLayout.JAVA_BYTE);
+        return in.bytes(take(at, n), n);
     }
 
     private String utf8(long at, int n) {

@@ -14,6 +14,7 @@ import java.util.zip.DataFormatException;
 import java.util.zip.Inflater;
 
 import dev.ckptdiff.io.BadInputException;
+import dev.ckptdiff.io.ByteWindow;
 import dev.ckptdiff.io.MappedFile;
 
 /**
@@ -91,20 +92,23 @@ public final class ZipArchive implements AutoCloseable {
                     + " entries, more than a central directory of " + cdSize + " bytes can hold");
         }
         Map<String, ZipEntry> entries = new LinkedHashMap<>();
+        // Records are read in order through an array window (tens of thousands of fields in a large shard);
+        // every read lies inside [cdOffset, end), checked above and per record below.
+        ByteWindow cd = new ByteWindow(f.segment());
         long p = cdOffset;
         long end = cdOffset + cdSize;
         for (long i = 0; i < count; i++) {
-            if (p + CENTRAL_MIN > end || f.readIntLE(p, "central directory record") != CENTRAL_SIG) {
+            if (p + CENTRAL_MIN > end || cd.le(p, 4) != CENTRAL_SIG) {
                 throw BadInputException.at(path, p, "expected central directory record " + i + " of " + count);
             }
-            int flags = f.readShortLE(p + 8, "flags");
-            int method = f.readShortLE(p + 10, "method");
-            long csize = f.readIntLE(p + 20, "compressed size");
-            long usize = f.readIntLE(p + 24, "size");
-            int nameLen = f.readShortLE(p + 28, "name length");
-            int extraLen = f.readShortLE(p + 30, "extra length");
-            int commentLen = f.readShortLE(p + 32, "comment length");
-            long local = f.readIntLE(p + 42, "local header offset");
+            int flags = (int) cd.le(p + 8, 2);
+            int method = (int) cd.le(p + 10, 2);
+            long csize = cd.le(p + 20, 4);
+            long usize = cd.le(p + 24, 4);
+            int nameLen = (int) cd.le(p + 28, 2);
+            int extraLen = (int) cd.le(p + 30, 2);
+            int commentLen = (int) cd.le(p + 32, 2);
+            long local = cd.le(p + 42, 4);
             long next = p + CENTRAL_MIN + nameLen + extraLen + commentLen;
             if (next > end) {
                 throw BadInputException.at(path, p, "central directory record " + i
@@ -113,28 +117,28 @@ public final class ZipArchive implements AutoCloseable {
             if ((flags & 1) != 0) {
                 throw BadInputException.at(path, p, "entry " + i + " is encrypted");
             }
-            String name = f.readUtf8(p + CENTRAL_MIN, nameLen, "entry name");
+            String name = cd.utf8(p + CENTRAL_MIN, nameLen);
             // ZIP64 extra field: the 64-bit values appear only for fields that hold 0xFFFFFFFF.
             long x = p + CENTRAL_MIN + nameLen;
             long xEnd = x + extraLen;
             while (x + 4 <= xEnd) {
-                int id = f.readShortLE(x, "extra id");
-                int len = f.readShortLE(x + 2, "extra length");
+                int id = (int) cd.le(x, 2);
+                int len = (int) cd.le(x + 2, 2);
                 long q = x + 4;
                 if (q + len > xEnd) {
                     throw BadInputException.at(path, x, "extra field of entry '" + name + "' overruns its record");
                 }
                 if (id == 0x0001) {
                     if (usize == 0xFFFFFFFFL && q + 8 <= x + 4 + len) {
-                        usize = f.readLongLE(q, "ZIP64 size");
+                        usize = cd.le(q, 8);
                         q += 8;
                     }
                     if (csize == 0xFFFFFFFFL && q + 8 <= x + 4 + len) {
-                        csize = f.readLongLE(q, "ZIP64 compressed size");
+                        csize = cd.le(q, 8);
                         q += 8;
                     }
                     if (local == 0xFFFFFFFFL && q + 8 <= x + 4 + len) {
-                        local = f.readLongLE(q, "ZIP64 local header offset");
+                        local = cd.le(q, 8);
                     }
                 }
                 x += 4 + len;
