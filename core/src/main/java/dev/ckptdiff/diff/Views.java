@@ -179,7 +179,14 @@ public final class Views {
                 }
             }
             if (rule.split() == Split.REPLICATED) {
-                List<Entry> all = sets.stream().flatMap(List::stream).distinct().toList();
+                List<Entry> all = new ArrayList<>();
+                for (List<Entry> set : sets) {
+                    for (Entry e : set) {
+                        if (!holdsSame(all, e)) {
+                            all.add(e);
+                        }
+                    }
+                }
                 Assembled ref = Assembled.single(hfNames.getFirst(), Piece.whole(all.getFirst().tensor(),
                         sourceOf(all.getFirst(), label)));
                 for (Entry e : all.subList(1, all.size())) {
@@ -193,8 +200,18 @@ public final class Views {
                 List<Assembled> copy = Merge.merge(rule, hfNames, tensorsOf(set), sourcesOf(set, label), dims,
                         m.dir() + ": " + key);
                 // name only the shards this copy holds of its own; the others are copy 0's
-                List<Entry> own = set.stream().filter(e -> !entries.contains(e)).toList();
-                List<Entry> against = entries.stream().filter(e -> !set.contains(e)).toList();
+                List<Entry> own = new ArrayList<>();
+                for (Entry e : set) {
+                    if (!holdsSame(entries, e)) {
+                        own.add(e);
+                    }
+                }
+                List<Entry> against = new ArrayList<>();
+                for (Entry e : entries) {
+                    if (!holdsSame(set, e)) {
+                        against.add(e);
+                    }
+                }
                 for (int i = 0; i < made.size(); i++) {
                     checks.add(new Check(Check.Kind.REPLICA, key, made.get(i), copy.get(i), "the same weights in "
                             + folders(own) + " must equal " + folders(against)));
@@ -219,6 +236,16 @@ public final class Views {
     }
 
     private record Entry(RankShard shard, Tensor tensor, Architecture.Match match) {
+    }
+
+    /** By identity: an entry's record equality compares whole tensors, and the same entry is what is meant. */
+    private static boolean holdsSame(List<Entry> entries, Entry e) {
+        for (Entry x : entries) {
+            if (x == e) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static List<Tensor> tensorsOf(List<Entry> entries) {

@@ -98,7 +98,7 @@ final class RuleIndex {
         int n = s.length();
         while (i < n) {
             char c = s.charAt(i);
-            if (c < '0' || (c > '9' && (c < 0x80 || !Character.isDigit(c)))) {
+            if (!isDigit(c)) {
                 i++;
                 continue;
             }
@@ -106,11 +106,16 @@ final class RuleIndex {
                 b = new StringBuilder(n);
             }
             b.append(s, copied, i).append('#');
-            while (i < n && Character.isDigit(s.charAt(i))) {
+            while (i < n && isDigit(s.charAt(i))) {
                 i++;
             }
             copied = i;
         }
         return b == null ? s : b.append(s, copied, n).toString();
+    }
+
+    /** {@link Character#isDigit}, with ASCII decided without its table look-up. */
+    private static boolean isDigit(char c) {
+        return c < 0x80 ? c >= '0' && c <= '9' : Character.isDigit(c);
     }
 }
