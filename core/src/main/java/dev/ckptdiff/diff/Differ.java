@@ -114,8 +114,9 @@ public final class Differ {
         long bytes = 0;
         for (int i = 0; i < jobs.size(); i++) {
             results.set(resultSlot.get(i), finish(jobs.get(i), pairStats.get(i)));
-            bytes += jobs.get(i).pairs().stream().mapToLong(p -> p.elements()
-                    * (p.pa.src().dtype().size() + p.pb.src().dtype().size())).sum();
+            for (PairPlan p : jobs.get(i).pairs()) {
+                bytes += p.elements() * (p.pa.src().dtype().size() + p.pb.src().dtype().size());
+            }
         }
         int k = 0;
         for (int i = 0; i < checks.size(); i++) {

@@ -28,7 +28,12 @@ public enum HfKeyLayout {
 
     /** True when the names hold a vision tower in either layout. */
     public static boolean hasVision(Collection<String> names) {
-        return names.stream().anyMatch(n -> n.startsWith("visual.") || n.startsWith(VISUAL));
+        for (String n : names) { // every tensor of both copies: a loop, not a stream
+            if (n.startsWith("visual.") || n.startsWith(VISUAL)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** {@code name} (in either layout) in this layout. */
