@@ -2,6 +2,8 @@ package dev.ckptdiff.cli;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.ValueLayout;
@@ -9,6 +11,7 @@ import java.lang.invoke.MethodHandle;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.CountDownLatch;
 
 /**
  * The JDK prints "WARNING: Using incubator modules: jdk.incubator.vector" on stderr before main whenever the vector
@@ -25,12 +28,66 @@ final class LauncherStderr {
     private LauncherStderr() {
     }
 
-    static void restore() {
+    /** Released once stderr is the caller's again (or could not be made so). */
+    private static final CountDownLatch RESTORED = new CountDownLatch(1);
+
+    /**
+     * Puts the caller's stderr back on a background thread: binding dup2 through the foreign linker costs ~0.1 s of
+     * start-up, which the real work need not wait for. Until it is done, writes to {@link System#err} wait.
+     */
+    static void restoreInBackground() {
         String fd = System.getenv("CKPTDIFF_STDERR_FD");
         String prelog = System.getenv("CKPTDIFF_PRELOG");
         if (fd == null || prelog == null) {
+            RESTORED.countDown();
             return;
         }
+        PrintStream real = System.err;
+        Thread.ofPlatform().daemon().name("ckpt-diff-stderr").start(() -> {
+            try {
+                restore(fd, prelog, real);
+            } finally {
+                RESTORED.countDown();
+            }
+        });
+        System.setErr(new PrintStream(new OutputStream() {
+            @Override
+            public void write(int b) {
+                awaitRestored();
+                real.write(b);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) {
+                awaitRestored();
+                real.write(b, off, len);
+            }
+
+            @Override
+            public void flush() {
+                awaitRestored();
+                real.flush();
+            }
+        }, true, real.charset()));
+    }
+
+    /** Waits until stderr is restored; main calls it before exiting, so the scratch file is always dealt with. */
+    static void awaitRestored() {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                RESTORED.await();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void restore(String fd, String prelog, PrintStream err) {
         try {
             int saved = Integer.parseInt(fd);
             Linker linker = Linker.nativeLinker();
@@ -50,7 +107,7 @@ final class LauncherStderr {
             String before = new String(in.readNBytes((int) MAX_PRELOG), StandardCharsets.UTF_8);
             for (String line : before.split("\n", -1)) {
                 if (!line.isEmpty() && !line.equals(INCUBATOR_WARNING)) {
-                    System.err.println(line);
+                    err.println(line);
                 }
             }
         } catch (IOException e) {

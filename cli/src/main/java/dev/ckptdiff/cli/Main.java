@@ -22,8 +22,10 @@ public final class Main {
     }
 
     public static void main(String[] args) {
-        LauncherStderr.restore();
-        System.exit(run(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args));
+        LauncherStderr.restoreInBackground();
+        int rc = run(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args);
+        LauncherStderr.awaitRestored();
+        System.exit(rc);
     }
 
     /** Runs the CLI with the given streams; tests call this. */

@@ -83,6 +83,18 @@ class FreshMachineCliTest {
         assertEquals(2, p.exitValue(), err);
         assertEquals("ckpt-diff: /no/such/step: does not exist", err.strip());
 
+        // What the JVM says before main is passed on once, before main's own words (stderr is put back on a
+        // background thread; main's first write waits for it).
+        pb = new ProcessBuilder("bash", launcher.toString(), "/no/such/step");
+        pb.environment().put("CKPTDIFF_CLASSPATH", System.getProperty("java.class.path"));
+        pb.environment().put("CKPTDIFF_JAVA_HOME", System.getProperty("java.home"));
+        pb.environment().put("JAVA_TOOL_OPTIONS", "-Dckptdiff.probe=1");
+        p = pb.start();
+        err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(2, p.exitValue(), err);
+        assertEquals("Picked up JAVA_TOOL_OPTIONS: -Dckptdiff.probe=1\nckpt-diff: /no/such/step: does not exist", err.strip());
+
         // A JVM that cannot start still says why (its words are kept, not swallowed with the warning).
         pb = new ProcessBuilder("bash", launcher.toString(), "--version");
         pb.environment().put("CKPTDIFF_CLASSPATH", System.getProperty("java.class.path"));
