@@ -62,11 +62,7 @@ class FreshMachineCliTest {
     /** The real launcher, on the tests' classes: the JDK's incubator warning must not reach the user. */
     @Test
     void theLauncherSilencesTheIncubatorWarningButNotRealErrors() throws Exception {
-        Path launcher = REPO.resolve("ckpt-diff");
-        ProcessBuilder pb = new ProcessBuilder("bash", launcher.toString(), "--version");
-        pb.environment().put("CKPTDIFF_CLASSPATH", System.getProperty("java.class.path"));
-        pb.environment().put("CKPTDIFF_JAVA_HOME", System.getProperty("java.home"));
-        Process p = pb.start();
+        Process p = launcher("--version").start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));
@@ -74,10 +70,7 @@ class FreshMachineCliTest {
         assertTrue(out.startsWith("ckpt-diff "), out);
         assertEquals("", err);
 
-        pb = new ProcessBuilder("bash", launcher.toString(), "/no/such/step");
-        pb.environment().put("CKPTDIFF_CLASSPATH", System.getProperty("java.class.path"));
-        pb.environment().put("CKPTDIFF_JAVA_HOME", System.getProperty("java.home"));
-        p = pb.start();
+        p = launcher("/no/such/step").start();
         err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));
         assertEquals(2, p.exitValue(), err);
@@ -85,9 +78,7 @@ class FreshMachineCliTest {
 
         // What the JVM says before main is passed on once, before main's own words (stderr is put back on a
         // background thread; main's first write waits for it).
-        pb = new ProcessBuilder("bash", launcher.toString(), "/no/such/step");
-        pb.environment().put("CKPTDIFF_CLASSPATH", System.getProperty("java.class.path"));
-        pb.environment().put("CKPTDIFF_JAVA_HOME", System.getProperty("java.home"));
+        ProcessBuilder pb = launcher("/no/such/step");
         pb.environment().put("JAVA_TOOL_OPTIONS", "-Dckptdiff.probe=1");
         p = pb.start();
         err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -96,15 +87,23 @@ class FreshMachineCliTest {
         assertEquals("Picked up JAVA_TOOL_OPTIONS: -Dckptdiff.probe=1\nckpt-diff: /no/such/step: does not exist", err.strip());
 
         // A JVM that cannot start still says why (its words are kept, not swallowed with the warning).
-        pb = new ProcessBuilder("bash", launcher.toString(), "--version");
-        pb.environment().put("CKPTDIFF_CLASSPATH", System.getProperty("java.class.path"));
-        pb.environment().put("CKPTDIFF_JAVA_HOME", System.getProperty("java.home"));
+        pb = launcher("--version");
         pb.environment().put("CKPTDIFF_HEAP", "lots");
         p = pb.start();
         err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));
         assertTrue(p.exitValue() != 0);
         assertTrue(err.contains("-Xmxlots"), err);
+    }
+
+    /** The real launcher, run on the tests' classes and JDK. */
+    private static ProcessBuilder launcher(String... args) {
+        List<String> command = new java.util.ArrayList<>(List.of("bash", REPO.resolve("ckpt-diff").toString()));
+        command.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(command);
+        pb.environment().put("CKPTDIFF_CLASSPATH", System.getProperty("java.class.path"));
+        pb.environment().put("CKPTDIFF_JAVA_HOME", System.getProperty("java.home"));
+        return pb;
     }
 
     @Test
