@@ -19,8 +19,8 @@ public record Comparison(String labelA, Path pathA, String labelB, Path pathB, S
 
     /** Tensors per stored dtype on each side, in one pass. */
     public DtypeCounts dtypes() {
-        Map<String, Long> a = new TreeMap<>();
-        Map<String, Long> b = new TreeMap<>();
+        Map<String, Long> a = new java.util.HashMap<>(); // hashed per tensor, sorted once
+        Map<String, Long> b = new java.util.HashMap<>();
         for (TensorResult r : outcome.tensors()) {
             if (r.dtypeA() != null && !r.dtypeA().isEmpty()) {
                 a.merge(r.dtypeA(), 1L, Long::sum);
@@ -29,7 +29,7 @@ public record Comparison(String labelA, Path pathA, String labelB, Path pathB, S
                 b.merge(r.dtypeB(), 1L, Long::sum);
             }
         }
-        return new DtypeCounts(a, b);
+        return new DtypeCounts(new TreeMap<>(a), new TreeMap<>(b));
     }
 
     public long findings() {

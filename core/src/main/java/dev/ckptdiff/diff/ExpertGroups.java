@@ -58,7 +58,9 @@ public final class ExpertGroups {
     private static boolean hasLineBreak(String s, int from, int to) {
         for (int i = from; i < to; i++) {
             char c = s.charAt(i);
-            if (c == '\n' || c == '\r' || c == '\u0085' || c == '\u2028' || c == '\u2029') {
+            // one test for the printable ASCII of every real name, the exact ones only around it
+            if ((c <= '\r' || c >= '\u0085')
+                    && (c == '\n' || c == '\r' || c == '\u0085' || c == '\u2028' || c == '\u2029')) {
                 return true;
             }
         }
