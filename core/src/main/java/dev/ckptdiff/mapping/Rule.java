@@ -103,7 +103,21 @@ public record Rule(String megatron, Split split, List<String> hf) {
         };
     }
 
+    /** The pattern with {@code {L}} and {@code {E}} filled in, in one pass (every Megatron key's names come here). */
     private static String fill(String pattern, String layer, String expert) {
-        return pattern.replace(LAYER, layer).replace(EXPERT, expert);
+        int at = pattern.indexOf('{');
+        if (at < 0) {
+            return pattern;
+        }
+        StringBuilder b = new StringBuilder(pattern.length() + 8);
+        int from = 0;
+        for (; at >= 0; at = pattern.indexOf('{', at + 1)) {
+            boolean isLayer = pattern.startsWith(LAYER, at);
+            if (isLayer || pattern.startsWith(EXPERT, at)) {
+                b.append(pattern, from, at).append(isLayer ? layer : expert);
+                from = at + 3;
+            }
+        }
+        return b.append(pattern, from, pattern.length()).toString();
     }
 }
