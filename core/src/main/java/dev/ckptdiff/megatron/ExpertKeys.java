@@ -8,6 +8,7 @@ package dev.ckptdiff.megatron;
 public final class ExpertKeys {
     private static final String SEQUENTIAL = ".mlp.experts.local_experts.";
     private static final String GROUPED = ".mlp.experts.linear_fc";
+    private static final String[] PARAMETERS = {"weight", "bias"};
 
     private ExpertKeys() {
     }
@@ -28,7 +29,7 @@ public final class ExpertKeys {
         if (dot < 0) {
             return null;
         }
-        for (String p : new String[]{"weight", "bias"}) {
+        for (String p : PARAMETERS) {
             if (key.startsWith(p, dot + 1)) {
                 int start = dot + 1 + p.length();
                 int end = digitsEnd(key, start);
