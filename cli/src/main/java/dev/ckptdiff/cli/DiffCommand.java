@@ -560,15 +560,19 @@ final class DiffCommand implements Callable<Integer> {
                 rows.add(new String[]{"layer", "tensors", "verdicts"});
                 for (Map.Entry<String, List<TensorResult>> e : byLayer.entrySet()) {
                     Map<Verdict, List<String>> names = new LinkedHashMap<>();
+                    Map<Integer, Verdict> perExpert = new java.util.TreeMap<>(); // experts are summed up per expert
                     for (TensorResult t : e.getValue()) {
-                        if (ExpertGroups.expertOf(t.name()) < 0) { // experts are summed up per expert below
+                        int expert = ExpertGroups.expertOf(t.name());
+                        if (expert < 0) {
                             names.computeIfAbsent(t.verdict(), k -> new ArrayList<>()).add(shortName(t.name(), e.getKey()));
+                        } else {
+                            ExpertGroups.addVerdict(perExpert, expert, t.verdict());
                         }
                     }
                     StringBuilder sb = new StringBuilder();
                     names.forEach((v, n) -> sb.append(sb.isEmpty() ? "" : "; ").append(n.size()).append(' ').append(v.label())
                             .append(v.isFinding() ? ": " + String.join(", ", n) : ""));
-                    String experts = ExpertGroups.summary(e.getValue());
+                    String experts = ExpertGroups.summary(perExpert);
                     if (!experts.isEmpty()) {
                         sb.append(sb.isEmpty() ? "" : "; ").append(experts);
                     }

@@ -73,10 +73,15 @@ public final class ExpertGroups {
         for (TensorResult t : results) {
             int e = expertOf(t.name());
             if (e >= 0) {
-                out.merge(e, t.verdict(), (x, y) -> x.ordinal() >= y.ordinal() ? x : y);
+                addVerdict(out, e, t.verdict());
             }
         }
         return out;
+    }
+
+    /** Keeps the worst verdict of expert {@code e}'s tensors in {@code per}. */
+    public static void addVerdict(Map<Integer, Verdict> per, int e, Verdict v) {
+        per.merge(e, v, (x, y) -> x.ordinal() >= y.ordinal() ? x : y);
     }
 
     /**
@@ -84,7 +89,11 @@ public final class ExpertGroups {
      * findings list their expert numbers. Empty when there are no experts.
      */
     public static String summary(List<TensorResult> results) {
-        Map<Integer, Verdict> per = verdicts(results);
+        return summary(verdicts(results));
+    }
+
+    /** {@link #summary(List)} of verdicts already gathered per expert (in expert order). */
+    public static String summary(Map<Integer, Verdict> per) {
         if (per.isEmpty()) {
             return "";
         }
