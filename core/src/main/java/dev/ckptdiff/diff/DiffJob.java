@@ -144,8 +144,26 @@ public final class DiffJob {
                         : mA != null || mB != null ? Architectures.fromMegatron(mA != null ? mA : mB)
                         : Architectures.fromArgs(dA != null ? dA.args() : dB.args());
             }
-            ModelView va = view(first, arch, config, "A");
-            ModelView vb = view(second, arch, config, "B");
+            // Both views at once: the HF one is quick, but two Megatron copies each take a core's worth of work.
+            Architecture table = arch;
+            JsonNode cfg = config;
+            CompletableFuture<ModelView> viewA = CompletableFuture.supplyAsync(() -> view(first, table, cfg, "A"));
+            ModelView vb = null;
+            RuntimeException viewFailedB = null;
+            try {
+                vb = view(second, arch, config, "B");
+            } catch (RuntimeException e) {
+                viewFailedB = e;
+            }
+            ModelView va;
+            try {
+                va = viewA.join();
+            } catch (CompletionException e) {
+                throw e.getCause() instanceof RuntimeException re ? re : e; // A's error first, as A is named first
+            }
+            if (viewFailedB != null) {
+                throw viewFailedB;
+            }
             if ((arch != null && Architectures.isVision(arch)) || HfKeyLayout.hasVision(va.tensors().keySet())
                     || HfKeyLayout.hasVision(vb.tensors().keySet())) {
                 // Both key layouts name the same tensors: report them in the (first) HF copy's own.
