@@ -408,9 +408,9 @@ public final class Unpickler {
     }
 
     /**
-     * UNICODE's operand as Python's raw-unicode-escape codec decodes it: {@code \\uXXXX} and {@code \\UXXXXXXXX}
-     * (protocol 0 writes characters beyond Latin-1 so) only after an odd number of backslashes; a short or
-     * out-of-range escape fails the load, as it does in Python.
+     * UNICODE's operand as Python's raw-unicode-escape codec decodes it: a backslash-u escape (4 hex digits) or
+     * backslash-U escape (8; protocol 0 writes characters beyond Latin-1 so) counts only after an odd number of
+     * backslashes; a short or out-of-range escape fails the load, as it does in Python.
      */
     private String rawUnicodeEscape(long at, String s) {
         StringBuilder sb = new StringBuilder(s.length());
@@ -434,7 +434,7 @@ public final class Unpickler {
             int n = s.charAt(i) == 'u' ? 4 : 8;
             i++;
             if (i + n > s.length() || !isHex(s, i, n)) {
-                throw error(at, "UNICODE operand has a truncated \\" + (n == 4 ? "uXXXX" : "UXXXXXXXX") + " escape");
+                throw error(at, "UNICODE operand has an escape of fewer than " + n + " hex digits");
             }
             long cp = Long.parseLong(s, i, i + n, 16);
             if (cp > Character.MAX_CODE_POINT) {
