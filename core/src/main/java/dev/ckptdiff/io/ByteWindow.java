@@ -23,10 +23,6 @@ public final class ByteWindow {
         this.data = data;
     }
 
-    public long size() {
-        return data.byteSize();
-    }
-
     /** The byte at {@code p}, unsigned. */
     public int u8(long p) {
         long i = p - start;
@@ -40,8 +36,8 @@ public final class ByteWindow {
     /** The {@code n} (at most 8) bytes at {@code p} as an unsigned little-endian number (all 64 bits for 8). */
     public long le(long p, int n) {
         long v = 0;
-        for (int i = n - 1; i >= 0; i--) {
-            v = (v << 8) | u8(p + i);
+        for (int i = 0; i < n; i++) { // in file order: a field across the window's end refills it once
+            v |= (long) u8(p + i) << (8 * i);
         }
         return v;
     }

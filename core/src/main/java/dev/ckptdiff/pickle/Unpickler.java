@@ -89,12 +89,12 @@ public final class Unpickler {
                 case 'N' -> push(at, Py.None.INSTANCE);
                 case 0x88 -> push(at, new Py.Bool(true));
                 case 0x89 -> push(at, new Py.Bool(false));
-                case 'J' -> push(at, new Py.Int((int) le(take(at, 4), 4)));
+                case 'J' -> push(at, new Py.Int((int) in.le(take(at, 4), 4)));
                 case 'K' -> push(at, new Py.Int(u8()));
-                case 'M' -> push(at, new Py.Int(le(take(at, 2), 2)));
+                case 'M' -> push(at, new Py.Int(in.le(take(at, 2), 2)));
                 case 0x8a -> push(at, longFromBytes(at, u8()));
                 case 0x8b -> {
-                    long n = (int) le(take(at, 4), 4);
+                    long n = (int) in.le(take(at, 4), 4);
                     int len = checkLength(at, n);
                     push(at, len > MAX_INT_BYTES ? hugeInt(at, len) : longFromBytes(at, len));
                 }
@@ -111,13 +111,13 @@ public final class Unpickler {
                         throw error(at, "FLOAT '" + shorten(s) + "' is not a number");
                     }
                 }
-                case 'G' -> push(at, new Py.Float(Double.longBitsToDouble(Long.reverseBytes(le(take(at, 8), 8)))));
+                case 'G' -> push(at, new Py.Float(Double.longBitsToDouble(Long.reverseBytes(in.le(take(at, 8), 8)))));
                 case 'X' -> push(at, new Py.Str(utf8(at, checkLength(at, u32()))));
                 case 0x8c -> push(at, new Py.Str(utf8(at, u8())));
                 case 0x8d -> push(at, new Py.Str(utf8(at, checkLength(at, i64()))));
                 case 'V' -> push(at, new Py.Str(rawUnicodeEscape(at, line(at))));
                 case 'S' -> push(at, new Py.Bytes(pythonStringLiteral(at, line(at))));
-                case 'T' -> push(at, new Py.Bytes(bytes(at, checkLength(at, (int) le(take(at, 4), 4)))));
+                case 'T' -> push(at, new Py.Bytes(bytes(at, checkLength(at, (int) in.le(take(at, 4), 4)))));
                 case 'U' -> push(at, new Py.Bytes(bytes(at, u8())));
                 case 'B' -> push(at, new Py.Bytes(bytes(at, checkLength(at, u32()))));
                 case 'C' -> push(at, new Py.Bytes(bytes(at, u8())));
@@ -251,23 +251,15 @@ public final class Unpickler {
         if (pos >= data.byteSize()) {
             throw error(pos, "pickle ends inside an opcode (truncated?)");
         }
-        return byteAt(pos++);
+        return in.u8(pos++);
     }
 
     private long u32() {
-        return le(take(pos, 4), 4);
+        return in.le(take(pos, 4), 4);
     }
 
     private long i64() {
-        return le(take(pos, 8), 8);
-    }
-
-    private int byteAt(long p) {
-        return in.u8(p);
-    }
-
-    private long le(long p, int n) {
-        return in.le(p, n);
+        return in.le(take(pos, 8), 8);
     }
 
     /** Reserves {@code n} operand bytes and returns where they start. */
@@ -305,7 +297,7 @@ public final class Unpickler {
         long start = pos;
         long limit = Math.min(data.byteSize(), start + 1_000_000);
         for (long p = start; p < limit; p++) {
-            if (byteAt(p) == '\n') {
+            if (in.u8(p) == '\n') {
                 byte[] b = data.asSlice(start, p - start).toArray(ValueLayout.JAVA_BYTE);
                 pos = p + 1;
                 return new String(b, StandardCharsets.ISO_8859_1);
@@ -316,7 +308,7 @@ public final class Unpickler {
 
     private Py longFromBytes(long at, int n) {
         if (n <= 8) { // two's complement in a long, as CPython's decode_long reads it
-            long v = n == 0 ? 0 : le(take(at, n), n);
+            long v = n == 0 ? 0 : in.le(take(at, n), n);
             return new Py.Int(n == 0 || n == 8 ? v : (v << (64 - 8 * n)) >> (64 - 8 * n));
         }
         byte[] le = bytes(at, n);
@@ -331,7 +323,7 @@ public final class Unpickler {
     /** An over-long LONG4: its bytes are skipped, only its size is kept. */
     private Py hugeInt(long at, int n) {
         long start = take(at, n);
-        int top = (byte) byteAt(start + n - 1);
+        int top = (byte) in.u8(start + n - 1);
         int topBits = 32 - Integer.numberOfLeadingZeros(top < 0 ? ~top & 0xff : top);
         return new Py.HugeInt(8L * (n - 1) + topBits);
     }
