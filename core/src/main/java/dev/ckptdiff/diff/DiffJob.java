@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.function.LongConsumer;
+import java.util.function.Supplier;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
@@ -96,35 +97,16 @@ public final class DiffJob {
         try {
             // This thread takes a copy of shard files: its parallel stream then also gets the pool's worker once
             // that worker has opened the other copy (an HF folder, read in one go).
-            boolean swap = pair.a().kind() == Copy.Kind.HF && pair.b().kind() != Copy.Kind.HF;
-            Copy later = swap ? pair.a() : pair.b();
-            CompletableFuture<AutoCloseable> other = CompletableFuture.supplyAsync(() -> openCopy(later));
-            AutoCloseable here = null;
-            AutoCloseable there = null;
-            RuntimeException hereFailed = null;
-            RuntimeException thereFailed = null;
-            try {
-                here = openCopy(swap ? pair.b() : pair.a());
-            } catch (RuntimeException e) {
-                hereFailed = e;
-            }
-            try {
-                there = other.join();
-            } catch (CompletionException e) {
-                thereFailed = e.getCause() instanceof RuntimeException re ? re : e;
-            }
-            AutoCloseable first = swap ? there : here;
-            AutoCloseable second = swap ? here : there;
-            for (AutoCloseable c : java.util.Arrays.asList(first, second)) {
+            boolean bHere = pair.a().kind() == Copy.Kind.HF && pair.b().kind() != Copy.Kind.HF;
+            Both<AutoCloseable> opened = both(() -> openCopy(pair.a()), () -> openCopy(pair.b()), bHere);
+            for (AutoCloseable c : java.util.Arrays.asList(opened.a(), opened.b())) {
                 if (c != null) {
-                    track(open, c);
+                    track(open, c); // closed below if the other failed
                 }
             }
-            RuntimeException failedA = swap ? thereFailed : hereFailed; // A's error first, as A is named first
-            RuntimeException failedB = swap ? hereFailed : thereFailed;
-            if (failedA != null || failedB != null) {
-                throw failedA != null ? failedA : failedB;
-            }
+            opened.rethrow();
+            AutoCloseable first = opened.a();
+            AutoCloseable second = opened.b();
             HfCheckpoint hfA = first instanceof HfCheckpoint h ? h : null;
             HfCheckpoint hfB = second instanceof HfCheckpoint h ? h : null;
             MegatronCheckpoint mA = first instanceof MegatronCheckpoint m ? m : null;
@@ -147,23 +129,10 @@ public final class DiffJob {
             // Both views at once: the HF one is quick, but two Megatron copies each take a core's worth of work.
             Architecture table = arch;
             JsonNode cfg = config;
-            CompletableFuture<ModelView> viewA = CompletableFuture.supplyAsync(() -> view(first, table, cfg, "A"));
-            ModelView vb = null;
-            RuntimeException viewFailedB = null;
-            try {
-                vb = view(second, arch, config, "B");
-            } catch (RuntimeException e) {
-                viewFailedB = e;
-            }
-            ModelView va;
-            try {
-                va = viewA.join();
-            } catch (CompletionException e) {
-                throw e.getCause() instanceof RuntimeException re ? re : e; // A's error first, as A is named first
-            }
-            if (viewFailedB != null) {
-                throw viewFailedB;
-            }
+            Both<ModelView> views = both(() -> view(first, table, cfg, "A"), () -> view(second, table, cfg, "B"), true);
+            views.rethrow();
+            ModelView va = views.a();
+            ModelView vb = views.b();
             if ((arch != null && Architectures.isVision(arch)) || HfKeyLayout.hasVision(va.tensors().keySet())
                     || HfKeyLayout.hasVision(vb.tensors().keySet())) {
                 // Both key layouts name the same tensors: report them in the (first) HF copy's own.
@@ -224,6 +193,39 @@ public final class DiffJob {
 
     public static Comparison compare(Pair pair, Differ differ, LongConsumer totalBytes) {
         return compare(prepare(pair), differ, totalBytes);
+    }
+
+    /** What two parallel tasks gave, or the error each raised. */
+    private record Both<T>(T a, T b, RuntimeException failedA, RuntimeException failedB) {
+        /** A's error first, as A is named first. */
+        void rethrow() {
+            if (failedA != null) {
+                throw failedA;
+            }
+            if (failedB != null) {
+                throw failedB;
+            }
+        }
+    }
+
+    /** Runs {@code a} and {@code b} at once: B on this thread when {@code bHere}, else A; the other on the pool. */
+    private static <T> Both<T> both(Supplier<T> a, Supplier<T> b, boolean bHere) {
+        CompletableFuture<T> pooled = CompletableFuture.supplyAsync(bHere ? a : b);
+        T here = null;
+        RuntimeException hereFailed = null;
+        try {
+            here = (bHere ? b : a).get();
+        } catch (RuntimeException e) {
+            hereFailed = e;
+        }
+        T there = null;
+        RuntimeException thereFailed = null;
+        try {
+            there = pooled.join();
+        } catch (CompletionException e) {
+            thereFailed = e.getCause() instanceof RuntimeException re ? re : e;
+        }
+        return bHere ? new Both<>(there, here, thereFailed, hereFailed) : new Both<>(here, there, hereFailed, thereFailed);
     }
 
     private static AutoCloseable openCopy(Copy c) {
