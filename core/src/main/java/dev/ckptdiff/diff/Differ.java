@@ -49,10 +49,6 @@ public final class Differ {
     public record Outcome(List<TensorResult> tensors, List<TensorResult> checks, long bytesCompared) {
     }
 
-    public Outcome compare(ModelView a, ModelView b) {
-        return compare(a, b, total -> { });
-    }
-
     /** Compares two views; {@code totalBytes} hears, before the first byte is read, how many will be. */
     public Outcome compare(ModelView a, ModelView b, LongConsumer totalBytes) {
         Set<String> names = new LinkedHashSet<>(a.tensors().keySet());
@@ -257,22 +253,21 @@ public final class Differ {
                 while (i < tasks.size() && tasks.get(i).job() == j && tasks.get(i).pair() == p) {
                     i++;
                 }
-                Stats s = i - first == 1 ? out[first] : new Stats();
-                for (int k = first; i - first > 1 && k < i; k++) {
-                    s.add(out[k]);
-                }
-                l.add(s);
+                l.add(i - first == 1 ? out[first] : sum(java.util.Arrays.asList(out).subList(first, i)));
             }
             merged.add(l);
         }
         return merged;
     }
 
+    private static Stats sum(List<Stats> parts) {
+        Stats total = new Stats();
+        parts.forEach(total::add);
+        return total;
+    }
+
     private TensorResult finish(Job j, List<Stats> pairs) {
-        Stats total = pairs.size() == 1 ? pairs.getFirst() : new Stats();
-        for (int p = 0; pairs.size() > 1 && p < pairs.size(); p++) {
-            total.add(pairs.get(p));
-        }
+        Stats total = pairs.size() == 1 ? pairs.getFirst() : sum(pairs);
         List<TensorResult.Where> where = new ArrayList<>();
         for (int p = 0; p < pairs.size(); p++) {
             Stats s = pairs.get(p);
