@@ -11,7 +11,6 @@ import java.util.List;
 public record Rule(String megatron, Split split, List<String> hf) {
     static final String LAYER = "{L}";
     static final String EXPERT = "{E}";
-    static final int MAX_DIGITS = 6;
 
     public Rule {
         int expected = switch (split) {
@@ -35,62 +34,6 @@ public record Rule(String megatron, Split split, List<String> hf) {
 
     /** The numbers a matching key carries: layer 0 for non-layer rules, expert -1 for non-expert rules. */
     public record Indices(int layer, int expert) {
-    }
-
-    /** The layer and expert numbers if {@code key} matches, else null. */
-    Indices match(String key) {
-        if (!tailMatches(key)) {
-            return null;
-        }
-        int layer = 0;
-        int expert = -1;
-        int k = 0;
-        int p = 0;
-        while (p < megatron.length()) {
-            boolean isLayer = megatron.startsWith(LAYER, p);
-            if (isLayer || megatron.startsWith(EXPERT, p)) {
-                int n = 0;
-                int digits = 0;
-                while (k < key.length() && digits < MAX_DIGITS && Character.isDigit(key.charAt(k))) {
-                    n = n * 10 + (key.charAt(k++) - '0');
-                    digits++;
-                }
-                if (digits == 0) {
-                    return null;
-                }
-                if (isLayer) {
-                    layer = n;
-                } else {
-                    expert = n;
-                }
-                p += 3;
-            } else {
-                if (k >= key.length() || key.charAt(k) != megatron.charAt(p)) {
-                    return null;
-                }
-                k++;
-                p++;
-            }
-        }
-        return k == key.length() ? new Indices(layer, expert) : null;
-    }
-
-    /**
-     * Whether the key ends with the pattern's text after its last number. Every key is tried against every
-     * rule in turn (18k expert keys a side in a large MoE); most rules share the head {@code decoder.layers.{L}.},
-     * so comparing from the end rejects them within a few characters.
-     */
-    private boolean tailMatches(String key) {
-        int p = megatron.length() - 1;
-        int k = key.length() - 1;
-        while (p >= 0 && megatron.charAt(p) != '}') {
-            if (k < 0 || key.charAt(k) != megatron.charAt(p)) {
-                return false;
-            }
-            p--;
-            k--;
-        }
-        return true;
     }
 
     List<String> hfNames(Indices at) {

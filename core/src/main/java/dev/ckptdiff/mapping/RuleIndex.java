@@ -10,9 +10,11 @@ import java.util.Map;
  * written as {@code #}. A key can only match a rule of its own skeleton, so a key costs one pass
  * and one hash look-up instead of a try against every rule (a large MoE has tens of thousands of
  * keys a side and a table some thirty rules). Each candidate is then matched as its literal parts
- * and numbers, which is what {@link Rule#match} does character by character.
+ * and numbers.
  */
 final class RuleIndex {
+    /** Longest layer or expert number a key may carry. */
+    static final int MAX_DIGITS = 6;
     private final Map<String, List<Pattern>> bySkeleton = new HashMap<>();
 
     /** A rule's pattern cut at its placeholders: literals[i] comes before the i-th placeholder. */
@@ -27,7 +29,7 @@ final class RuleIndex {
                 if (!isLayer && !p.startsWith(Rule.EXPERT, at)) {
                     continue;
                 }
-                // A number next to a placeholder would merge with it in the skeleton (and in Rule.match).
+                // A number next to a placeholder would merge with it, in the skeleton and in the match.
                 if ((at > 0 && Character.isDigit(p.charAt(at - 1)))
                         || (at + 3 < p.length() && Character.isDigit(p.charAt(at + 3)))) {
                     throw new IllegalArgumentException(p + ": a number touches a placeholder");
@@ -45,7 +47,7 @@ final class RuleIndex {
             return new Pattern(r, literals.toArray(String[]::new), l);
         }
 
-        /** As {@link Rule#match}: numbers of 1 to 6 digits where the placeholders stand, the rest literally. */
+        /** Numbers of 1 to {@link #MAX_DIGITS} digits where the placeholders stand, the rest literally. */
         Rule.Indices match(String key) {
             int layerNumber = 0;
             int expert = -1;
@@ -61,7 +63,7 @@ final class RuleIndex {
                 }
                 int n = 0;
                 int digits = 0;
-                while (k < key.length() && digits < Rule.MAX_DIGITS && Character.isDigit(key.charAt(k))) {
+                while (k < key.length() && digits < MAX_DIGITS && Character.isDigit(key.charAt(k))) {
                     n = n * 10 + (key.charAt(k++) - '0');
                     digits++;
                 }
@@ -90,7 +92,7 @@ final class RuleIndex {
         return bySkeleton.getOrDefault(skeleton(key), List.of());
     }
 
-    /** Every run of digits (as {@link Rule#match} reads digits) replaced by one {@code #}. */
+    /** Every run of digits (as {@link Pattern#match} reads digits) replaced by one {@code #}. */
     static String skeleton(String s) {
         StringBuilder b = null;
         int copied = 0;
